@@ -1,0 +1,1 @@
+// ChorusPipeline: pipeline schedules as data, validator, simulator, timeline SVG.

@@ -1,0 +1,1 @@
+// ChorusRuntime: compute units, thread pool, partition plans, profiler.

@@ -1,0 +1,1 @@
+// ChorusTokenizers: byte-level BPE, SentencePiece, chat templates.

@@ -1,0 +1,14 @@
+import ArgumentParser
+import Chorus
+
+/// The `chorus` command line: one subcommand per file in this folder.
+@main
+struct ChorusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chorus",
+        abstract: "Run large language models fast on the machines people already own.",
+        version: ChorusVersion.string,
+        subcommands: [
+            InspectCommand.self,
+        ])
+}

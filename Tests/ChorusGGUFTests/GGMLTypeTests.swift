@@ -1,0 +1,6 @@
+import Testing
+@testable import ChorusGGUF
+
+@Test func blockGeometryMatchesGGML() {
+    #expect(GGMLType.q4_0.bytesPerBlock == 18)
+}

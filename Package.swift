@@ -3,8 +3,16 @@ import PackageDescription
 
 /// Chorus: one module per concern. Dependencies point downwards only:
 /// GGUF -> Kernels -> Runtime -> Models -> Chorus (library API) -> chorus (CLI).
+/// Kernels are compiled for the host's vector unit: on x86-64 AVX2/FMA/F16C (`haswell`) unless
+/// CHORUS_TARGET_CPU names another LLVM CPU ("generic" for a portable x86-64 build). ARM has NEON always.
+let targetCPU = Context.environment["CHORUS_TARGET_CPU"] ?? "haswell"
+#if arch(x86_64)
+let cpuFlags: [String] = targetCPU == "generic" ? [] : ["-target-cpu", targetCPU]
+#else
+let cpuFlags: [String] = []
+#endif
 /// Hot numeric code drops overflow and bounds traps in release builds; parsers of untrusted input keep them.
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+let optimise: [SwiftSetting] = [.unsafeFlags(cpuFlags), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Chorus",
@@ -19,7 +27,7 @@ let package = Package(
     ],
     targets: [
         // Instruction-level kernels Swift SIMD cannot express (int8 multiply-add); each has a Swift twin.
-        .target(name: "CChorusKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CChorusKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "ChorusGGUF"),
         .target(name: "ChorusKernels", dependencies: ["ChorusGGUF", "CChorusKernels"], swiftSettings: optimise),
         .target(name: "ChorusRuntime", dependencies: ["ChorusKernels"], swiftSettings: optimise),
@@ -38,5 +46,7 @@ let package = Package(
             dependencies: ["Chorus", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"]),
+        .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
     ]
 )

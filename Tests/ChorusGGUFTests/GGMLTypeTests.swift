@@ -1,5 +1,5 @@
 import Testing
-@testable import ChorusGGUF
+import ChorusGGUF
 
 @Test func blockGeometryMatchesGGML() {
     #expect(GGMLType.q4_0.bytesPerBlock == 18)

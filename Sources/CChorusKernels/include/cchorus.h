@@ -1,1 +1,48 @@
+// CChorusKernels: only the instructions Swift SIMD cannot express (int8 multiply-add:
+// AVX2 vpmaddubsw, AVX-VNNI vpdpbusd). Every function here has a portable Swift twin in
+// ChorusKernels that produces bit-identical results; tests hold them to that.
+//
+// Activation blocks (`ChorusQ8Block`): 32 int8 values, their scale d and s = d * sum of the values
+// (both rounded through half precision, as ggml's block_q8_1 stores them).
+// Accumulation contract shared with Swift: per weight block, 8 int32 lanes (lane i sums byte
+// products 4i..4i+3) are converted to float and fused-multiply-added with the block scale into
+// 8 float lanes; the lanes are reduced at the end as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
+#ifndef CCHORUS_H
+#define CCHORUS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    float d;       // scale: value = d * qs[i]
+    float s;       // d * sum(qs), for formats with a per-block minimum (Q4_1, Q5_1)
+    int8_t qs[32];
+} ChorusQ8Block;   // 40 bytes
+
+/// Which int8 instruction path the kernels use: 0 = none (use Swift), 1 = AVX2, 2 = AVX-VNNI.
+int chorus_int8_path(void);
+/// Force a path (for tests and benchmarks); returns the path actually in effect.
+int chorus_set_int8_path(int path);
+
+/// Pin the calling thread to one CPU (Linux); returns 0 on success. A no-op elsewhere.
+int chorus_pin_current_thread(int cpu);
+
+static inline void chorus_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// y[j * ystride + r] = dot(weight row r, activation row j) for r in [0, nw), j in [0, nx).
+/// `w` points at row 0 of the tile, rows `wstride` bytes apart; `x` rows are `nblocks` ChorusQ8Blocks
+/// `xstride` blocks apart. Each output element is computed exactly as the single-row product.
+void chorus_gemm_q4_0(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q4_1(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q8_0(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+
+#endif

@@ -1,0 +1,34 @@
+import CChorusKernels
+import ChorusGGUF
+
+/// Q8_0: 34-byte blocks of 32 weights, d (f16) then 32 int8; weight = d * q.
+public enum Q8_0: Int8DotFormat {
+    public static let type = GGMLType.q8_0
+
+    public static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<count / 32 {
+            let block = src + b * 34
+            let d = loadHalf(block, 0)
+            for i in 0..<32 {
+                dst[b * 32 + i] = d * Float(block.load(fromByteOffset: 2 + i, as: Int8.self))
+            }
+        }
+    }
+
+    /// |q| times x with q's sign moved onto x (wrapping), as `vpsignb` does, so the unsigned-by-signed
+    /// multiply-add applies.
+    @inline(__always)
+    public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8Block>, blocks: Int) -> Float {
+        var acc = LaneAccumulator()
+        for b in 0..<blocks {
+            let block = row + b * 34
+            let q = (block + 2).loadUnaligned(as: SIMD32<Int8>.self)
+            let xq = loadQs(x + b)
+            let magnitude = SIMD32<UInt8>(truncatingIfNeeded: q.replacing(with: 0 &- q, where: q .< 0))
+            var signed = xq.replacing(with: 0 &- xq, where: q .< 0)
+            signed.replace(with: 0, where: q .== 0)
+            acc.add(laneDot(magnitude, signed), scale: loadHalf(block, 0) * x[b].d)
+        }
+        return acc.total
+    }
+}

@@ -1,0 +1,189 @@
+/// Float vector kernels on contiguous rows, vectorised with SIMD8 (AVX2 / two NEON registers).
+/// Reductions use a fixed lane order so a row's result never depends on its neighbours.
+public enum VectorOps {
+    /// Sum of a[i] * b[i] for i in 0..<n: eight lanes, then a fixed reduction tree.
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while i + 16 <= n {
+            acc0.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self),
+                            rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+            acc1.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self),
+                            rb.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self))
+            i += 16
+        }
+        while i + 8 <= n {
+            acc0.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self),
+                            rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+            i += 8
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < n {
+            sum += a[i] * b[i]
+            i += 1
+        }
+        return sum
+    }
+
+    /// Sum of a[i] * h[i] where h holds half floats (keys in the KV cache).
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, half h: UnsafePointer<UInt16>, _ n: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var i = 0
+        let ra = UnsafeRawPointer(a), rh = UnsafeRawPointer(h)
+        while i + 16 <= n {
+            acc0.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self),
+                            SIMD8<Float>(rh.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)))
+            acc1.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self),
+                            SIMD8<Float>(rh.loadUnaligned(fromByteOffset: 2 * i + 16, as: SIMD8<Float16>.self)))
+            i += 16
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < n {
+            sum += a[i] * halfToFloat(h[i])
+            i += 1
+        }
+        return sum
+    }
+
+    /// y[i] += a * h[i] where h holds half floats (values in the KV cache).
+    @inline(__always)
+    public static func axpy(_ a: Float, half h: UnsafePointer<UInt16>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        let va = SIMD8<Float>(repeating: a)
+        let rh = UnsafeRawPointer(h), ry = UnsafeMutableRawPointer(y)
+        while i + 8 <= n {
+            var vy = ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            vy.addProduct(va, SIMD8<Float>(rh.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)))
+            ry.storeBytes(of: vy, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            y[i] += a * halfToFloat(h[i])
+            i += 1
+        }
+    }
+
+    /// acc[i] = half(acc[i] + a * h[i]) with acc and h in half floats: the value accumulation of
+    /// ggml's CPU flash attention (`ggml_vec_mad_f16`), fused multiply-add then rounding.
+    @inline(__always)
+    public static func accumulateHalf(_ a: Float, _ h: UnsafePointer<UInt16>, into acc: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        var i = 0
+        let va = SIMD8<Float>(repeating: a)
+        let rh = UnsafeRawPointer(h), racc = UnsafeMutableRawPointer(acc)
+        while i + 8 <= n {
+            var y = SIMD8<Float>(racc.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self))
+            y.addProduct(SIMD8<Float>(rh.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)), va)
+            racc.storeBytes(of: SIMD8<Float16>(y), toByteOffset: 2 * i, as: SIMD8<Float16>.self)
+            i += 8
+        }
+        while i < n {
+            acc[i] = floatToHalf(halfToFloat(acc[i]).addingProduct(halfToFloat(h[i]), a))
+            i += 1
+        }
+    }
+
+    /// acc[i] = half(acc[i] * a) on a half-float accumulator (`ggml_vec_scale_f16`).
+    @inline(__always)
+    public static func scaleHalf(_ acc: UnsafeMutablePointer<UInt16>, by a: Float, _ n: Int) {
+        for i in 0..<n { acc[i] = floatToHalf(halfToFloat(acc[i]) * a) }
+    }
+
+    /// Round floats to the nearest half float and back (what storing them as F16 does).
+    @inline(__always)
+    public static func roundToHalf(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        for i in 0..<n { y[i] = floatToHalf(x[i]) }
+    }
+
+    /// Sum of squares of x[0..<n].
+    @inline(__always)
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(x, x, n) }
+
+    /// out = x / sqrt(mean(x^2) + eps) * weight (weight may be nil: plain normalisation).
+    /// `weightOffset` is added to each weight (Gemma stores weight - 1 in some exports; 0 otherwise).
+    /// The sum of squares is taken in double precision, as ggml does, so the scale agrees with llama.cpp.
+    @inline(__always)
+    public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, eps: Float, count n: Int,
+                               into out: UnsafeMutablePointer<Float>) {
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(x[i] * x[i]) }
+        let mean = Float(sum / Double(n))
+        let scale = 1 / (mean + eps).squareRoot()
+        if let weight {
+            for i in 0..<n { out[i] = x[i] * scale * weight[i] }
+        } else {
+            for i in 0..<n { out[i] = x[i] * scale }
+        }
+    }
+
+    /// y[i] += x[i]
+    @inline(__always)
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] += x[i] }
+    }
+
+    /// y[i] += a * x[i]
+    @inline(__always)
+    public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        let va = SIMD8<Float>(repeating: a)
+        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+        while i + 8 <= n {
+            var vy = ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            vy.addProduct(va, rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+            ry.storeBytes(of: vy, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            y[i] += a * x[i]
+            i += 1
+        }
+    }
+
+    /// In-place softmax of x[0..<n]; returns the log of the normaliser (max + log(sum)), which
+    /// lets partial softmaxes be merged exactly (log-sum-exp).
+    @inline(__always)
+    @discardableResult
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, x[i]) }
+        var sum: Float = 0
+        for i in 0..<n {
+            let e = expf(x[i] - m)
+            x[i] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for i in 0..<n { x[i] *= inv }
+        return m + logf(sum)
+    }
+
+    /// SiLU-gated unit: gate[i] = silu(gate[i]) * up[i] (SwiGLU's element-wise part).
+    @inline(__always)
+    public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
+        for i in 0..<n {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// GELU (tanh approximation)-gated unit: gate[i] = gelu(gate[i]) * up[i] (GeGLU, Gemma).
+    @inline(__always)
+    public static func geglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
+        let c: Float = 0.797_884_560_802_865_4  // sqrt(2/pi)
+        for i in 0..<n {
+            let x = gate[i]
+            gate[i] = 0.5 * x * (1 + tanhf(c * x * (1 + 0.044715 * x * x))) * up[i]
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,75 @@
+import ChorusKernels
+
+/// Every buffer the forward pass writes, allocated once for up to `maxBatch` rows (llama2.c's
+/// RunState): the forward allocates nothing.
+final class Scratch: @unchecked Sendable {
+    let maxBatch: Int
+    /// residual stream [maxBatch][d]
+    let x: UnsafeMutablePointer<Float>
+    /// normalised input of the current sub-block [maxBatch][d]
+    let normed: UnsafeMutablePointer<Float>
+    /// projections [maxBatch][queryWidth], [maxBatch][kvWidth] x 2
+    let q: UnsafeMutablePointer<Float>
+    let k: UnsafeMutablePointer<Float>
+    let v: UnsafeMutablePointer<Float>
+    /// attention output [maxBatch][queryWidth]
+    let attention: UnsafeMutablePointer<Float>
+    /// sub-block output before the residual add [maxBatch][d]
+    let projected: UnsafeMutablePointer<Float>
+    /// FFN hidden [maxBatch][ffn] x 2
+    let gate: UnsafeMutablePointer<Float>
+    let up: UnsafeMutablePointer<Float>
+    /// attention scores, one row of `capacity` per thread
+    let scores: UnsafeMutablePointer<Float>
+    let scoresStride: Int
+    /// half-float attention accumulator, one head row per thread
+    let headAccumulators: UnsafeMutablePointer<UInt16>
+    let quantizedModel: QuantizedActivations
+    let quantizedAttention: QuantizedActivations
+    let quantizedHidden: QuantizedActivations
+    /// logits [rows][vocab], grown on demand
+    var logits: UnsafeMutablePointer<Float>
+    var logitCapacityRows: Int
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+
+    init(config c: ModelConfig, maxBatch: Int, contextCapacity: Int, threads: Int) {
+        self.maxBatch = maxBatch
+        func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+            p.initialize(repeating: 0, count: max(1, n))
+            return p
+        }
+        x = buffer(maxBatch * c.embeddingLength)
+        normed = buffer(maxBatch * c.embeddingLength)
+        q = buffer(maxBatch * c.queryWidth)
+        k = buffer(maxBatch * c.kvWidth)
+        v = buffer(maxBatch * c.kvWidth)
+        attention = buffer(maxBatch * c.queryWidth)
+        projected = buffer(maxBatch * c.embeddingLength)
+        gate = buffer(maxBatch * c.feedForwardLength)
+        up = buffer(maxBatch * c.feedForwardLength)
+        scoresStride = contextCapacity
+        scores = buffer(threads * contextCapacity)
+        headAccumulators = .allocate(capacity: threads * c.headDimension)
+        headAccumulators.initialize(repeating: 0, count: threads * c.headDimension)
+        quantizedModel = QuantizedActivations(maxRows: maxBatch, columns: c.embeddingLength)
+        quantizedAttention = QuantizedActivations(maxRows: maxBatch, columns: c.queryWidth)
+        quantizedHidden = QuantizedActivations(maxRows: maxBatch, columns: c.feedForwardLength)
+        logitCapacityRows = 1
+        logits = buffer(c.vocabularySize)
+        allocations = [x, normed, q, k, v, attention, projected, gate, up, scores]
+    }
+
+    func ensureLogitRows(_ rows: Int, vocabulary: Int) {
+        guard rows > logitCapacityRows else { return }
+        logits.deallocate()
+        logits = .allocate(capacity: rows * vocabulary)
+        logitCapacityRows = rows
+    }
+
+    deinit {
+        for p in allocations { p.deallocate() }
+        headAccumulators.deallocate()
+        logits.deallocate()
+    }
+}

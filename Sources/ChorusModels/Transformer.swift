@@ -1,0 +1,374 @@
+import ChorusGGUF
+import ChorusKernels
+import ChorusRuntime
+
+/// Logits of the rows a batch asked for; valid until the next forward pass on the same model.
+public struct Logits: @unchecked Sendable {
+    public let base: UnsafePointer<Float>
+    public let rows: Int
+    public let vocabularySize: Int
+
+    public func row(_ i: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: base + i * vocabularySize, count: vocabularySize)
+    }
+}
+
+/// A decoder-only transformer ready to run: config, weights in place in the mapped file, scratch
+/// buffers and the thread pool its operators are split across.
+///
+/// One forward pass serves prefill, decoding, perplexity and token-tree verification; every operator
+/// works on output-row ranges so a row's result is the same whatever else is in the batch.
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    public let weights: ModelWeights
+    public let file: GGUFFile
+    public let pool: ThreadPool
+    /// Most rows one forward pass takes; longer causal runs are cut into chunks of this size.
+    public let maxBatch: Int
+    let scratch: Scratch
+    let contextCapacity: Int
+    let ropes: [RoPE]
+    let useUnfused = getenv("CHORUS_UNFUSED") != nil
+    /// Per-operator timing, when profiling is on.
+    public var profiler: OperatorProfiler?
+
+    /// - Parameters:
+    ///   - contextCapacity: the largest KV cache this model will be asked to use (sizes score scratch).
+    ///   - maxBatch: rows per forward pass (prefill chunk / widest verification).
+    public init(file: GGUFFile, pool: ThreadPool, contextCapacity: Int, maxBatch: Int = 64) throws {
+        let config = try ModelConfig(metadata: file.metadata)
+        self.config = config
+        self.file = file
+        self.pool = pool
+        self.maxBatch = max(1, maxBatch)
+        self.contextCapacity = contextCapacity
+        weights = try ModelWeights(file: file, config: config)
+        scratch = Scratch(config: config, maxBatch: self.maxBatch, contextCapacity: contextCapacity, threads: pool.threadCount)
+        ropes = (0..<config.layerCount).map { layer in
+            let local = config.slidingWindow[layer] != nil
+            let base = local ? (config.localRopeBase ?? config.ropeBase) : config.ropeBase
+            return RoPE(layout: config.ropeLayout, dimensions: config.ropeDimensions, base: base,
+                        frequencyScale: local ? 1 : config.ropeFrequencyScale)
+        }
+    }
+
+    /// A KV cache shaped for this model.
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(layers: config.layerCount, kvHeads: config.kvHeadCount, headDimension: config.headDimension,
+                capacity: min(capacity, contextCapacity))
+    }
+
+    /// Run the batch: write its keys/values into `cache` slots `firstSlot...`, return the logits of
+    /// `batch.logitRows`. Causal batches longer than `maxBatch` run in chunks. `cache.count` becomes
+    /// `firstSlot + batch.count` for causal batches (tree batches leave committing to the caller).
+    public func forward(_ batch: Batch, cache: KVCache) throws -> Logits {
+        let v = config.vocabularySize
+        guard batch.positions.count == batch.count else { throw ModelError.invalidConfig("batch positions do not match tokens") }
+        guard batch.firstSlot + batch.count <= cache.capacity else {
+            throw ModelError.contextOverflow(needed: batch.firstSlot + batch.count, capacity: cache.capacity)
+        }
+        for token in batch.tokens where token < 0 || token >= v {
+            throw ModelError.invalidConfig("token id \(token) outside the vocabulary of \(v)")
+        }
+        scratch.ensureLogitRows(max(1, batch.logitRows.count), vocabulary: v)
+        if batch.count <= maxBatch {
+            runChunk(batch, rows: 0..<batch.count, cache: cache, logitRows: batch.logitRows, logitOffset: 0)
+        } else {
+            guard batch.visibility == .causal else {
+                throw ModelError.invalidConfig("a token tree of \(batch.count) nodes exceeds the batch limit \(maxBatch)")
+            }
+            var start = 0
+            var written = 0
+            while start < batch.count {
+                let end = min(batch.count, start + maxBatch)
+                let rows = batch.logitRows.filter { $0 >= start && $0 < end }
+                runChunk(batch, rows: start..<end, cache: cache, logitRows: rows, logitOffset: written)
+                written += rows.count
+                start = end
+            }
+        }
+        if batch.visibility == .causal { cache.count = batch.firstSlot + batch.count }
+        return Logits(base: scratch.logits, rows: batch.logitRows.count, vocabularySize: v)
+    }
+
+    /// One chunk of at most `maxBatch` rows of `batch`; chunk row t is batch row `rows.lowerBound + t`.
+    private func runChunk(_ batch: Batch, rows: Range<Int>, cache: KVCache, logitRows: [Int], logitOffset: Int) {
+        let c = config
+        let s = scratch
+        let n = rows.count
+        let d = c.embeddingLength
+        let qW = c.queryWidth, kvW = c.kvWidth, ffn = c.feedForwardLength
+        let hd = c.headDimension
+
+        // x[t] = embedding(token) * scale
+        time(.embedding) {
+            for t in 0..<n {
+                let xt = s.x + t * d
+                weights.tokenEmbedding.dequantizeRow(batch.tokens[rows.lowerBound + t], into: xt)
+                if c.embeddingScale != 1 { for i in 0..<d { xt[i] *= c.embeddingScale } }
+            }
+        }
+
+        for (l, layer) in weights.layers.enumerated() {
+            // normed = rmsnorm(x) * attn_norm, quantised for the projections
+            time(.norm) { normalizeAndQuantize(rows: n, weight: layer.attentionNorm, into: s.quantizedModel) }
+
+            // q, k, v = W x: one region over the rows of all three matrices
+            time(.matmul(layer.query.type)) {
+                multiplyStacked([(layer.query, s.q), (layer.key, s.k), (layer.value, s.v)], s.quantizedModel, xRows: n)
+            }
+
+            // biases, q/k norms, RoPE; keys and values into their cache slots
+            time(.rope) {
+                pool.parallelFor(n, grain: 4) { range in
+                    for t in range {
+                        prepareHeads(row: t, layer: layer, layerIndex: l, position: batch.positions[rows.lowerBound + t],
+                                     slot: batch.firstSlot + rows.lowerBound + t, cache: cache)
+                    }
+                }
+            }
+
+            // attention per (row, head)
+            time(.attention) {
+                pool.parallelForIndexed(n * c.headCount, grain: 1) { range, thread in
+                    for unit in range {
+                        let t = unit / c.headCount, h = unit % c.headCount
+                        if useUnfused {
+                            attendUnfused(row: t, head: h, batch: batch, batchRow: rows.lowerBound + t, layer: l, cache: cache, thread: thread)
+                        } else {
+                            attend(row: t, head: h, batch: batch, batchRow: rows.lowerBound + t, layer: l, cache: cache, thread: thread)
+                        }
+                    }
+                }
+            }
+            time(.quantize) {
+                pool.parallelFor(n, grain: 4) { range in
+                    for t in range { s.quantizedAttention.quantize(row: t, from: s.attention + t * qW) }
+                }
+            }
+
+            // projected = Wo attention; x += (post-norm) projected
+            time(.matmul(layer.output.type)) { multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n) }
+            time(.norm) {
+                addResidual(rows: n, postNorm: layer.postAttentionNorm)
+                normalizeAndQuantize(rows: n, weight: layer.ffnNorm, into: s.quantizedModel)
+            }
+
+            // gate, up = W x; hidden = act(gate) * up, quantised block by block in the same region
+            time(.matmul(layer.gate.type)) {
+                pool.parallelFor(ffn, grain: 32) { range in
+                    MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range)
+                    MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range)
+                    for t in 0..<n {
+                        let g = s.gate + t * ffn + range.lowerBound, u = s.up + t * ffn + range.lowerBound
+                        switch c.activation {
+                        case .silu: VectorOps.swiglu(g, u, range.count)
+                        case .geluTanh: VectorOps.geglu(g, u, range.count)
+                        }
+                        quantizeRowQ8(g, into: s.quantizedHidden.row(t) + range.lowerBound / 32, blocks: range.count / 32)
+                    }
+                }
+            }
+            time(.matmul(layer.down.type)) { multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n) }
+            time(.norm) { addResidual(rows: n, postNorm: layer.postFFNNorm) }
+        }
+
+        // logits for the requested rows: rmsnorm, then the output head
+        guard !logitRows.isEmpty else { return }
+        time(.norm) {
+            for (i, row) in logitRows.enumerated() {
+                let t = row - rows.lowerBound
+                VectorOps.rmsNorm(s.x + t * d, weight: weights.outputNorm, eps: c.normEpsilon, count: d, into: s.normed + i * d)
+                s.quantizedModel.quantize(row: i, from: s.normed + i * d)
+            }
+        }
+        let vocab = c.vocabularySize
+        time(.matmul(weights.output.type)) {
+            pool.parallelFor(vocab, grain: 64) { range in
+                MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
+                                into: s.logits + logitOffset * vocab, yStride: vocab, rows: range)
+            }
+        }
+        _ = (hd, kvW)
+    }
+
+    // MARK: - operator bodies
+
+    private func normalizeAndQuantize(rows n: Int, weight: [Float], into q: QuantizedActivations) {
+        let d = config.embeddingLength, eps = config.normEpsilon, s = scratch
+        weight.withUnsafeBufferPointer { w in
+            pool.parallelFor(n, grain: 4) { range in
+                for t in range {
+                    VectorOps.rmsNorm(s.x + t * d, weight: w.baseAddress!, eps: eps, count: d, into: s.normed + t * d)
+                    q.quantize(row: t, from: s.normed + t * d)
+                }
+            }
+        }
+    }
+
+    private func addResidual(rows n: Int, postNorm: [Float]?) {
+        let d = config.embeddingLength, eps = config.normEpsilon, s = scratch
+        for t in 0..<n {
+            let p = s.projected + t * d
+            if let postNorm {
+                postNorm.withUnsafeBufferPointer { VectorOps.rmsNorm(p, weight: $0.baseAddress!, eps: eps, count: d, into: p) }
+            }
+            VectorOps.add(p, into: s.x + t * d, d)
+        }
+    }
+
+    /// One region computing several products of the same activations; the region's rows are the
+    /// stacked output rows of all matrices, so the work splits evenly whatever their sizes.
+    private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int) {
+        let total = parts.reduce(0) { $0 + $1.0.rows }
+        pool.parallelFor(total, grain: 16) { range in
+            var base = 0
+            for (w, y) in parts {
+                let lo = max(range.lowerBound, base), hi = min(range.upperBound, base + w.rows)
+                if lo < hi { MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base)) }
+                base += w.rows
+            }
+        }
+    }
+
+    /// Bias, per-head norm and RoPE for row t's heads; its key and value heads go to `slot`.
+    private func prepareHeads(row t: Int, layer: LayerWeights, layerIndex l: Int, position: Int, slot: Int, cache: KVCache) {
+        let c = config, s = scratch, hd = c.headDimension
+        let q = s.q + t * c.queryWidth, k = s.k + t * c.kvWidth, v = s.v + t * c.kvWidth
+        if let b = layer.queryBias { b.withUnsafeBufferPointer { VectorOps.add($0.baseAddress!, into: q, c.queryWidth) } }
+        if let b = layer.keyBias { b.withUnsafeBufferPointer { VectorOps.add($0.baseAddress!, into: k, c.kvWidth) } }
+        if let b = layer.valueBias { b.withUnsafeBufferPointer { VectorOps.add($0.baseAddress!, into: v, c.kvWidth) } }
+        let rope = ropes[l]
+        for h in 0..<c.headCount {
+            let head = q + h * hd
+            if let norm = layer.queryNorm {
+                norm.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, eps: c.normEpsilon, count: hd, into: head) }
+            }
+            rope.rotate(head, position: position)
+        }
+        for h in 0..<c.kvHeadCount {
+            let head = k + h * hd
+            if let norm = layer.keyNorm {
+                norm.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, eps: c.normEpsilon, count: hd, into: head) }
+            }
+            rope.rotate(head, position: position)
+            let offset = cache.offset(layer: l, head: h, slot: slot)
+            VectorOps.roundToHalf(head, into: cache.keys + offset, hd)
+            VectorOps.roundToHalf(v + h * hd, into: cache.values + offset, hd)
+        }
+    }
+
+    /// softmax(q k^T * scale) v for one row and head over the slots the row may see: the committed
+    /// prefix (within the sliding window, if any) and its visible rows of the batch.
+    ///
+    /// Computed as llama.cpp's CPU flash attention does, so results agree with it closely: the
+    /// query rounded to half, one pass over the visible slots in slot order with an online softmax,
+    /// the weighted values accumulated in half precision, divided by the normaliser at the end.
+    private func attend(row t: Int, head h: Int, batch: Batch, batchRow: Int, layer l: Int, cache: KVCache,
+                        thread: Int) {
+        let c = config, s = scratch, hd = c.headDimension
+        let kvHead = h / c.gqaGroup
+        let q = s.q + t * c.queryWidth + h * hd
+        for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
+        let out = s.attention + t * c.queryWidth + h * hd
+        let accumulator = s.headAccumulators + thread * hd
+        accumulator.initialize(repeating: 0, count: hd)
+        let position = batch.positions[batchRow]
+        let keys = cache.keys + cache.offset(layer: l, head: kvHead, slot: 0)
+        let values = cache.values + cache.offset(layer: l, head: kvHead, slot: 0)
+        let window = c.slidingWindow[l]
+
+        var runningMax = -Float.infinity
+        var normaliser: Float = 0
+        @inline(__always) func visit(_ slot: Int) {
+            let score = VectorOps.dot(q, half: keys + slot * hd, hd) * c.attentionScale
+            var oldScale: Float = 1, weight: Float = 1
+            if score > runningMax {
+                oldScale = expf(runningMax - score)
+                runningMax = score
+                VectorOps.scaleHalf(accumulator, by: oldScale, hd)
+            } else {
+                weight = expf(score - runningMax)
+            }
+            VectorOps.accumulateHalf(weight, values + slot * hd, into: accumulator, hd)
+            normaliser = normaliser * oldScale + weight
+        }
+
+        // Dense part: contiguous committed slots [lo, hi); then the row's visible batch slots.
+        let lo = window.map { max(0, position - $0 + 1) } ?? 0
+        switch batch.visibility {
+        case .causal:
+            let hi = batch.firstSlot + batchRow + 1
+            for slot in min(lo, hi)..<hi { visit(slot) }
+        case .tree:
+            for slot in min(lo, batch.firstSlot)..<batch.firstSlot { visit(slot) }
+            for r in batch.visibleRows(of: batchRow) where window.map({ position - batch.positions[r] < $0 }) ?? true {
+                visit(batch.firstSlot + r)
+            }
+        }
+        let inverse = 1 / normaliser
+        for i in 0..<hd { out[i] = halfToFloat(accumulator[i]) * inverse }
+    }
+
+    /// The same attention as llama.cpp without flash attention: scores, an f32 softmax with a
+    /// double-precision sum, probabilities rounded to half, then the value product in f32.
+    private func attendUnfused(row t: Int, head h: Int, batch: Batch, batchRow: Int, layer l: Int, cache: KVCache,
+                               thread: Int) {
+        let c = config, s = scratch, hd = c.headDimension
+        let kvHead = h / c.gqaGroup
+        let q = s.q + t * c.queryWidth + h * hd
+        for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
+        let out = s.attention + t * c.queryWidth + h * hd
+        let scores = s.scores + thread * s.scoresStride
+        let position = batch.positions[batchRow]
+        let keys = cache.keys + cache.offset(layer: l, head: kvHead, slot: 0)
+        let values = cache.values + cache.offset(layer: l, head: kvHead, slot: 0)
+        let window = c.slidingWindow[l]
+        var slots: [Int] = []
+        let lo = window.map { max(0, position - $0 + 1) } ?? 0
+        switch batch.visibility {
+        case .causal:
+            let hi = batch.firstSlot + batchRow + 1
+            slots = Array(min(lo, hi)..<hi)
+        case .tree:
+            slots = Array(min(lo, batch.firstSlot)..<batch.firstSlot)
+            for r in batch.visibleRows(of: batchRow) where window.map({ position - batch.positions[r] < $0 }) ?? true {
+                slots.append(batch.firstSlot + r)
+            }
+        }
+        var m = -Float.infinity
+        for (i, slot) in slots.enumerated() {
+            scores[i] = VectorOps.dot(q, half: keys + slot * hd, hd) * c.attentionScale
+            m = max(m, scores[i])
+        }
+        var sum: Double = 0
+        for i in slots.indices {
+            let e = expf(scores[i] - m)
+            scores[i] = e
+            sum += Double(e)
+        }
+        let inv = Float(1 / sum)
+        out.initialize(repeating: 0, count: hd)
+        for (i, slot) in slots.enumerated() {
+            let p = halfToFloat(floatToHalf(scores[i] * inv))
+            VectorOps.axpy(p, half: values + slot * hd, into: out, hd)
+        }
+    }
+
+    @inline(__always)
+    private func time(_ op: OperatorKind, _ body: () -> Void) {
+        if let profiler {
+            let start = profiler.now()
+            body()
+            profiler.record(op, since: start)
+        } else {
+            body()
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,1 +1,0 @@
-// ChorusRuntime: compute units, thread pool, partition plans, profiler.

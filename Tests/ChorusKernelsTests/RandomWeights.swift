@@ -1,0 +1,46 @@
+import ChorusGGUF
+import ChorusKernels
+
+/// Deterministic pseudo-random numbers (SplitMix64) so failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random bytes for a matrix of `type` with sane (finite, small) half-float scales in each block.
+func randomWeightBytes(_ type: GGMLType, rows: Int, columns: Int, rng: inout SplitMix) -> [UInt8] {
+    let rowBytes = type.rowBytes(columns: columns)!
+    var bytes = (0..<rows * rowBytes).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    let blocks = rows * columns / type.blockSize
+    func putHalf(_ offset: Int, _ v: Float) {
+        let h = floatToHalf(v)
+        bytes[offset] = UInt8(h & 0xFF)
+        bytes[offset + 1] = UInt8(h >> 8)
+    }
+    for b in 0..<blocks {
+        let base = b * type.bytesPerBlock
+        switch type {
+        case .q4_0, .q8_0: putHalf(base, Float.random(in: -0.05...0.05, using: &rng))
+        case .q4_1:
+            putHalf(base, Float.random(in: 0...0.05, using: &rng))
+            putHalf(base + 2, Float.random(in: -0.1...0.1, using: &rng))
+        case .f16:
+            putHalf(base, Float.random(in: -1...1, using: &rng))
+        case .f32:
+            let v = Float.random(in: -1...1, using: &rng).bitPattern
+            for k in 0..<4 { bytes[base + k] = UInt8((v >> (8 * UInt32(k))) & 0xFF) }
+        default: break
+        }
+        if type == .q8_0 {  // ggml's quantiser never writes -128
+            for k in 0..<32 where bytes[base + 2 + k] == 0x80 { bytes[base + 2 + k] = 0x81 }
+        }
+    }
+    return bytes
+}

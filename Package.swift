@@ -35,8 +35,9 @@ let package = Package(
             swiftSettings: []),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Chorus", "ChorusPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
     ]
 )

@@ -51,6 +51,11 @@ public enum Op: Hashable, Codable, Sendable {
         }
     }
 
+    /// True for a pipeline recv.
+    public var isReceive: Bool {
+        if case .recv = self { true } else { false }
+    }
+
     /// True for expert-parallel dispatch/combine.
     public var isExpertCommunication: Bool {
         switch self {

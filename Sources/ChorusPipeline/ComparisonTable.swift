@@ -33,16 +33,22 @@ public struct ComparisonTable: Sendable {
             case .success(let r):
                 let label = row.kind == .interleaved ? "\(name) (V=\(r.chunksPerRank))" : name
                 lines.append(Self.row([label, formatFixed(r.makespan, decimals: 2), formatFixed(r.bubbleFraction * 100, decimals: 1) + "%",
-                                       r.peakActivations.map(String.init).joined(separator: " "),
+                                       Self.abbreviated(r.peakActivations),
                                        formatFixed(r.exposedComm, decimals: 2), formatFixed(r.hiddenComm, decimals: 2)]))
             case .failure(let error):
-                lines.append(Self.row([name, "n/a", "", "", "", ""]) + " " + error.description)
+                lines.append(Self.row([name, "n/a", "n/a", error.description.replacingPipes, "", ""]))
             }
         }
         return lines.joined(separator: "\n")
     }
 
     private static func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
+
+    /// Per-stage values, shortened to the first three and last two past eight stages.
+    private static func abbreviated(_ values: [Int]) -> String {
+        let shown = values.count > 8 ? values.prefix(3).map(String.init) + ["…"] + values.suffix(2).map(String.init) : values.map(String.init)
+        return shown.joined(separator: " ")
+    }
 }
 
 /// Generates, validates and simulates one schedule: the path the CLI and the comparison table share.
@@ -58,4 +64,8 @@ public func simulateTimeline(_ request: ScheduleRequest, costs: CostModel, overl
     let problems = Validator.problems(in: timeline)
     if !problems.isEmpty { throw PipelineError.invalidSchedule(problems) }
     return timeline
+}
+
+extension String {
+    fileprivate var replacingPipes: String { String(map { $0 == "|" ? "/" : $0 }) }
 }

@@ -1,10 +1,11 @@
 /// Discrete-event simulation of a schedule: each rank runs its program in order on a compute lane and, with
 /// overlap on, a communication lane; an action starts once its lane is free and its inputs are complete.
 ///
-/// Sends are eager: a send occupies its sender's lane for `pp` and never waits for the receiver; a recv occupies
-/// the receiver's lane from when it is posted until the matching transfer has arrived. With overlap off every
-/// communication action sits on the compute lane and blocks it; with overlap on, all of them (PP send/recv, EP
-/// dispatch/combine) go to the communication lane, in program order.
+/// Sends are eager: a send occupies its sender's lane for `pp` and never waits for the receiver. With overlap off
+/// every communication action sits on the compute lane and blocks it, a recv from its place in the program until
+/// the transfer has arrived. With overlap on, sends and EP dispatch/combine run in program order on the
+/// communication lane, and a recv is posted ahead (like `irecv`): it holds no lane and completes when its
+/// transfer arrives, so only the compute that needs the data waits for it.
 public struct Simulator: Sendable {
     /// Costs of each action.
     public var costs: CostModel
@@ -65,7 +66,13 @@ public struct Simulator: Sendable {
             var compute = LaneState(), comm = LaneState()
             for i in program.indices {
                 let id = firstId[r] + i
-                if overlap && !actions[id].op.isCompute { comm.ids.append(id) } else { compute.ids.append(id) }
+                if overlap, case .recv = actions[id].op {
+                    laneOf[id] = -1  // posted ahead; started by its send
+                } else if overlap && !actions[id].op.isCompute {
+                    comm.ids.append(id)
+                } else {
+                    compute.ids.append(id)
+                }
             }
             for id in compute.ids { laneOf[id] = lanes.count }
             lanes.append(compute); laneKind.append(.compute)
@@ -78,6 +85,7 @@ public struct Simulator: Sendable {
         var done = Array(repeating: false, count: actions.count)
         var waiters: [Int: [Int]] = [:]       // id -> lanes whose head waits for it
         var recvAwaitingSend: [Int: Int] = [:] // send id -> recv id posted before the send began
+        for id in actions.indices where sendOf[id] >= 0 && laneOf[id] < 0 { recvAwaitingSend[sendOf[id]] = id }
         var events = EventQueue()
 
         func tryStart(_ l: Int, at now: Double) {
@@ -101,7 +109,10 @@ public struct Simulator: Sendable {
             }
             let finish = now + costs.duration(of: actions[id].op, scale: scale)
             events.push(time: finish, id: id)
-            if let rid = recvAwaitingSend.removeValue(forKey: id) { events.push(time: finish, id: rid) }
+            if let rid = recvAwaitingSend.removeValue(forKey: id) {
+                if laneOf[rid] < 0 { start[rid] = now }
+                events.push(time: finish, id: rid)
+            }
         }
 
         for l in lanes.indices { tryStart(l, at: 0) }
@@ -111,8 +122,10 @@ public struct Simulator: Sendable {
             done[id] = true
             makespan = max(makespan, time)
             let l = laneOf[id]
-            lanes[l].running = -1
-            tryStart(l, at: time)
+            if l >= 0 {
+                lanes[l].running = -1
+                tryStart(l, at: time)
+            }
             if let blocked = waiters.removeValue(forKey: id) {
                 for w in blocked { tryStart(w, at: time) }
             }
@@ -133,8 +146,11 @@ public struct Simulator: Sendable {
             programs.append(program.indices.map { i in
                 let id = firstId[r] + i
                 let sid = sendOf[id]
-                let active = sid >= 0 ? min(max(start[id], start[sid]), end[id]) : start[id]
-                return TimedAction(action: actions[id], lane: laneKind[laneOf[id]], start: start[id], end: end[id], activeStart: active)
+                // A recv is active while its transfer is in flight; snap float noise so instant ones are instant.
+                var active = sid >= 0 ? min(max(start[id], start[sid]), end[id]) : start[id]
+                if end[id] - active < 1e-9 { active = end[id] }
+                let lane = laneOf[id] >= 0 ? laneKind[laneOf[id]] : .communication
+                return TimedAction(action: actions[id], lane: lane, start: start[id], end: end[id], activeStart: active)
             })
         }
         return Timeline(schedule: schedule, costs: costs, overlap: overlap, programs: programs, makespan: makespan)

@@ -2,11 +2,12 @@
 /// is on), forward blue, backward red, weight gradient purple, pipeline transfers green, EP all-to-all yellow,
 /// micro-batch numbers in the blocks, a time axis and a legend. Several timelines stack on one time scale.
 public struct TimelineSVG: Sendable {
-    /// Width of the plotting area in pixels (the longest makespan fills it).
-    public var plotWidth: Double
+    /// Width of the plotting area in pixels (the longest makespan fills it); nil picks one so the shortest
+    /// compute block is about 12 px wide, between 1200 and 3000 px.
+    public var plotWidth: Double?
 
     /// Creates a renderer.
-    public init(plotWidth: Double = 1200) {
+    public init(plotWidth: Double? = nil) {
         self.plotWidth = plotWidth
     }
 
@@ -16,6 +17,9 @@ public struct TimelineSVG: Sendable {
     /// The SVG document.
     public func render(_ timelines: [Timeline]) -> String {
         let longest = max(timelines.map(\.makespan).max() ?? 1, 1e-9)
+        let shortest = timelines.flatMap { $0.programs.joined() }
+            .filter { $0.action.op.isCompute && $0.end > $0.start }.map { $0.end - $0.start }.min() ?? longest
+        let plotWidth = self.plotWidth ?? min(3000, max(1200, (longest * 12 / shortest).rounded()))
         let scale = plotWidth / longest
         let width = left + plotWidth + right
         var body: [String] = []
@@ -65,10 +69,21 @@ public struct TimelineSVG: Sendable {
             }
             out.append("<rect x=\"\(fmt(left))\" y=\"\(fmt(rowTop))\" width=\"\(fmt(t.makespan * scale))\" height=\"\(fmt(rowHeight))\" fill=\"#f6f6f6\"/>")
             for item in program {
+                // Compute fills its lane; communication blocking compute (overlap off) is drawn a little slimmer;
+                // on the communication lane, sends and all-to-alls sit on top and incoming transfers (posted-ahead
+                // recvs, which may run beside them) in a thin strip along the bottom.
                 let onCommLane = item.lane == .communication
-                let y0 = onCommLane ? rowTop + computeHeight + 2 : rowTop
-                let h = onCommLane ? commHeight : (item.action.op.isCompute ? computeHeight : computeHeight * 0.7)
-                let yy = onCommLane || item.action.op.isCompute ? y0 : y0 + (computeHeight - h) / 2
+                let incoming = onCommLane && item.action.op.isReceive
+                let h: Double, yy: Double
+                if incoming {
+                    (h, yy) = (3, rowTop + computeHeight + 2 + commHeight - 3)
+                } else if onCommLane {
+                    (h, yy) = (commHeight - 4, rowTop + computeHeight + 2)
+                } else if item.action.op.isCompute {
+                    (h, yy) = (computeHeight, rowTop)
+                } else {
+                    (h, yy) = (computeHeight * 0.7, rowTop + computeHeight * 0.15)
+                }
                 let x0 = left + item.activeStart * scale
                 let w = max(0, (item.end - item.activeStart) * scale)
                 let chunk = s.localChunk(microbatch: item.action.microbatch, stage: item.action.stage)
@@ -77,7 +92,7 @@ public struct TimelineSVG: Sendable {
                 out.append("<rect class=\"action\" data-rank=\"\(r)\" data-op=\"\(escape(item.action.op.name))\" data-mb=\"\(item.action.microbatch)\" data-stage=\"\(item.action.stage)\" x=\"\(fmt(x0))\" y=\"\(fmt(yy))\" width=\"\(fmt(w))\" height=\"\(fmt(h))\" fill=\"\(fill)\" stroke=\"#ffffff\" stroke-width=\"0.5\"><title>\(escape(tip))</title></rect>")
                 let label = String(item.action.microbatch)
                 let fontSize = h >= 18 ? 10.0 : 8.0
-                if w >= Double(label.count) * fontSize * 0.62 + 2 {
+                if h >= 8, w >= Double(label.count) * fontSize * 0.62 + 2 {
                     out.append("<text x=\"\(fmt(x0 + w / 2))\" y=\"\(fmt(yy + h / 2 + fontSize * 0.35))\" font-size=\"\(fmt(fontSize))\" text-anchor=\"middle\" fill=\"\(ink)\" pointer-events=\"none\">\(label)</text>")
                 }
             }
@@ -101,7 +116,7 @@ public struct TimelineSVG: Sendable {
             out.append("<text x=\"\(fmt(x + 19))\" y=\"\(fmt(top + 11))\" font-size=\"11\" fill=\"#222\">\(escape(text))</text>")
             x += 19 + Double(text.count) * 6.0 + 18
         }
-        out.append("<text x=\"\(fmt(left))\" y=\"\(fmt(top + 32))\" font-size=\"10\" fill=\"#666\">numbers are micro-batches; a comm lane under a rank means communication ran beside compute (overlap on)</text>")
+        out.append("<text x=\"\(fmt(left))\" y=\"\(fmt(top + 32))\" font-size=\"10\" fill=\"#666\">numbers are micro-batches; with overlap on, each rank has a comm lane under its compute lane (thin strip: incoming transfers)</text>")
         return out
     }
 

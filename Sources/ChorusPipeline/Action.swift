@@ -8,13 +8,17 @@ public enum Part: String, Hashable, Codable, Sendable, CaseIterable {
 
 /// Which pass an expert-parallel all-to-all belongs to, since backward runs the pair in reverse order.
 public enum Pass: String, Hashable, Codable, Sendable {
+    /// Part of the forward pass.
     case forward
+    /// Part of the backward pass (the all-to-all carries gradients).
     case backward
 }
 
 /// What a pipeline point-to-point transfer carries: activations flow down the route, gradients back up.
 public enum Tensor: String, Hashable, Codable, Sendable {
+    /// A chunk's output, sent to the next stage.
     case activation
+    /// The gradient of a chunk's input, sent back to the previous stage.
     case gradient
 }
 

@@ -96,7 +96,9 @@ public protocol LayerCostSource {
 
 /// A `LayerCostSource` made of values and a closure, for wiring and tests.
 public struct ClosureLayerCostSource: LayerCostSource {
+    /// Name shown in reports.
     public var modelName: String
+    /// Transformer layers in the model.
     public var layerCount: Int
     private let measure: () throws -> Double
 
@@ -107,6 +109,7 @@ public struct ClosureLayerCostSource: LayerCostSource {
         self.measure = measure
     }
 
+    /// Calls the closure.
     public func measureLayerForwardSeconds() throws -> Double { try measure() }
 }
 

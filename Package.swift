@@ -43,10 +43,11 @@ let package = Package(
             swiftSettings: []),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Chorus", "ChorusPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"]),
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
     ]
 )

@@ -10,5 +10,6 @@ struct ChorusCommand: AsyncParsableCommand {
         version: ChorusVersion.string,
         subcommands: [
             InspectCommand.self,
+            PipelineCommand.self,
         ])
 }

@@ -1,1 +1,0 @@
-// ChorusPipeline: pipeline schedules as data, validator, simulator, timeline SVG.

@@ -92,11 +92,7 @@ public struct ModelStore: Sendable {
     /// Re-hashes the cached file of `entry`; throws `notCached` or `checksumMismatch`.
     public func verify(_ entry: CatalogEntry) throws {
         guard isCached(entry) else { throw ModelStoreError.notCached(id: entry.id) }
-        var hasher = SHA256()
-        var meter = progress.meter("verifying \(entry.file)", total: entry.bytes)
-        try stream(path(for: entry), into: &hasher, copyingTo: nil, meter: &meter)
-        meter.finish()
-        let got = hasher.finalizeHex()
+        let got = try hash([path(for: entry)], copyingTo: nil, label: "verifying \(entry.file)", total: entry.bytes)
         guard got == entry.sha256 else {
             throw ModelStoreError.checksumMismatch(file: path(for: entry), expected: entry.sha256, got: got)
         }
@@ -140,27 +136,16 @@ public struct ModelStore: Sendable {
         let target = path(for: entry)
         let partial = target + ".partial"
         try makeDirectory(modelsDirectory)
-        guard FileManager.default.createFile(atPath: partial, contents: nil),
-            let output = FileHandle(forWritingAtPath: partial)
-        else { throw ModelStoreError.writeFailed(path: partial, detail: "cannot create file") }
-
-        var hasher = SHA256()
-        var meter = progress.meter("assembling \(entry.file)", total: entry.bytes)
+        let got: String
         do {
-            defer { try? output.close() }
-            for part in parts {
-                try stream(part, into: &hasher, copyingTo: (output, partial), meter: &meter)
-            }
-            do { try output.synchronize() } catch {
-                throw ModelStoreError.writeFailed(path: partial, detail: error.localizedDescription)
-            }
+            let output = try RawFile.writing(partial)
+            defer { output.closeFile() }
+            got = try hash(parts, copyingTo: output, label: "assembling \(entry.file)", total: entry.bytes)
+            try output.synchronize()
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
             throw error
         }
-        meter.finish()
-
-        let got = hasher.finalizeHex()
         guard got == entry.sha256 else {
             try? FileManager.default.removeItem(atPath: partial)
             try? FileManager.default.removeItem(atPath: partsDirectory(for: entry))
@@ -174,30 +159,27 @@ public struct ModelStore: Sendable {
         }
     }
 
-    /// Reads `path` in 4 MiB pieces into `hasher`, appending each piece to `output` (an open file and its path)
-    /// when given.
-    private func stream(
-        _ path: String, into hasher: inout SHA256, copyingTo output: (handle: FileHandle, path: String)?,
-        meter: inout ProgressMeter
-    ) throws {
-        guard let input = FileHandle(forReadingAtPath: path) else {
-            throw ModelStoreError.readFailed(path: path, detail: "cannot open file")
-        }
-        defer { try? input.close() }
-        while true {
-            let chunk: Data
-            do { chunk = try input.read(upToCount: 4 << 20) ?? Data() } catch {
-                throw ModelStoreError.readFailed(path: path, detail: error.localizedDescription)
+    /// Streams the files in `paths`, in order, through one SHA-256 (and into `output` when given), with a
+    /// progress meter; returns the hex digest.
+    private func hash(_ paths: [String], copyingTo output: RawFile?, label: String, total: Int) throws -> String {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        var hasher = SHA256()
+        var meter = progress.meter(label, total: total)
+        for path in paths {
+            let input = try RawFile.reading(path)
+            defer { input.closeFile() }
+            while true {
+                let count = try input.readChunk(into: buffer)
+                if count == 0 { break }
+                let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                hasher.update(piece)
+                try output?.writeAll(piece)
+                meter.advance(by: count)
             }
-            if chunk.isEmpty { return }
-            chunk.withUnsafeBytes { hasher.update($0) }
-            if let output {
-                do { try output.handle.write(contentsOf: chunk) } catch {
-                    throw ModelStoreError.writeFailed(path: output.path, detail: error.localizedDescription)
-                }
-            }
-            meter.advance(by: chunk.count)
         }
+        meter.finish()
+        return hasher.finalizeHex()
     }
 
     private func makeDirectory(_ path: String) throws {
@@ -211,7 +193,7 @@ public struct ModelStore: Sendable {
     /// rename(2): atomic, replaces whatever is at `destination`.
     private func moveIntoPlace(_ source: String, _ destination: String) throws {
         guard rename(source, destination) == 0 else {
-            throw ModelStoreError.writeFailed(path: destination, detail: String(cString: strerror(errno)))
+            throw ModelStoreError.writeFailed(path: destination, detail: lastError())
         }
     }
 

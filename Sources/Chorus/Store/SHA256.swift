@@ -98,15 +98,16 @@ public struct SHA256: Sendable {
                         w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
                     }
                     var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
-                    for i in 0..<64 {
-                        let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
-                        let choose = (e & f) ^ (~e & g)
-                        let t1 = h &+ s1 &+ choose &+ k[i] &+ w[i]
-                        let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
-                        let majority = (a & b) ^ (a & c) ^ (b & c)
-                        let t2 = s0 &+ majority
-                        h = g; g = f; f = e; e = d &+ t1
-                        d = c; c = b; b = a; a = t1 &+ t2
+                    // Eight rounds per step with the roles of a...h rotated instead of the values moved.
+                    for i in stride(from: 0, to: 64, by: 8) {
+                        sha256Round(a, b, c, &d, e, f, g, &h, k[i] &+ w[i])
+                        sha256Round(h, a, b, &c, d, e, f, &g, k[i + 1] &+ w[i + 1])
+                        sha256Round(g, h, a, &b, c, d, e, &f, k[i + 2] &+ w[i + 2])
+                        sha256Round(f, g, h, &a, b, c, d, &e, k[i + 3] &+ w[i + 3])
+                        sha256Round(e, f, g, &h, a, b, c, &d, k[i + 4] &+ w[i + 4])
+                        sha256Round(d, e, f, &g, h, a, b, &c, k[i + 5] &+ w[i + 5])
+                        sha256Round(c, d, e, &f, g, h, a, &b, k[i + 6] &+ w[i + 6])
+                        sha256Round(b, c, d, &e, f, g, h, &a, k[i + 7] &+ w[i + 7])
                     }
                     h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d
                     h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
@@ -127,6 +128,21 @@ public struct SHA256: Sendable {
         0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
+}
+
+/// One round: `d += t1`, `h = t1 + t2`, where `kw` is the round constant plus the schedule word.
+@inline(__always)
+private func sha256Round(
+    _ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32,
+    _ h: inout UInt32, _ kw: UInt32
+) {
+    let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
+    let choose = g ^ (e & (f ^ g))
+    let t1 = h &+ s1 &+ choose &+ kw
+    let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
+    let majority = (a & b) | (c & (a | b))
+    d &+= t1
+    h = t1 &+ s0 &+ majority
 }
 
 extension UInt32 {

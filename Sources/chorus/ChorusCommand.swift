@@ -10,5 +10,7 @@ struct ChorusCommand: AsyncParsableCommand {
         version: ChorusVersion.string,
         subcommands: [
             InspectCommand.self,
+            PullCommand.self,
+            ModelsCommand.self,
         ])
 }

@@ -82,6 +82,6 @@ public struct ProgressMeter {
 }
 
 /// Bytes as decimal megabytes with one decimal, "253.1 MB"; small counts in bytes.
-func formatBytes(_ count: Int) -> String {
+public func formatBytes(_ count: Int) -> String {
     count < 100_000 ? "\(count) B" : String(format: "%.1f MB", Double(count) / 1e6)
 }

@@ -82,10 +82,14 @@ public struct ModelStore: Sendable {
     public func pull(_ entry: CatalogEntry) throws -> String {
         let target = path(for: entry)
         if isCached(entry) { return target }
+        defer {
+            // rmdir only removes empty folders: parts kept for a retry, or of other models, stay.
+            rmdir(partsDirectory(for: entry))
+            rmdir(home + "/parts")
+        }
         let parts = try fetchParts(of: entry)
         try assemble(entry, from: parts)
         try? FileManager.default.removeItem(atPath: partsDirectory(for: entry))
-        rmdir(home + "/parts")  // only succeeds when no other model has parts pending
         return target
     }
 

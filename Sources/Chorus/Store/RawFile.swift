@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -53,6 +55,17 @@ struct RawFile {
 
     func closeFile() {
         _ = close(descriptor)
+    }
+}
+
+/// `mkdir -p`: creates `path` and missing parents; errors name the folder that could not be made and why.
+func makeDirectories(_ path: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return }
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty, parent != path { try makeDirectories(parent) }
+    guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+        throw ModelStoreError.writeFailed(path: path, detail: lastError())
     }
 }
 

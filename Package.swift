@@ -49,5 +49,6 @@ let package = Package(
         .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"]),
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
+        .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
     ]
 )

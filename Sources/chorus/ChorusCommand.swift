@@ -11,5 +11,7 @@ struct ChorusCommand: AsyncParsableCommand {
         subcommands: [
             InspectCommand.self,
             PipelineCommand.self,
+            PullCommand.self,
+            ModelsCommand.self,
         ])
 }

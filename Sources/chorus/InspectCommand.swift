@@ -1,15 +1,16 @@
 import ArgumentParser
+import Chorus
 import ChorusGGUF
 
-/// `chorus inspect FILE`: print a GGUF file's metadata and tensor table.
+/// `chorus inspect MODEL`: print a GGUF file's metadata and tensor table (MODEL: catalog id or path).
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show a GGUF file's metadata and tensors.")
 
-    @Argument(help: "Path to a .gguf file.") var path: String
+    @Argument(help: "A catalog id (fetched if not cached) or a path to a .gguf file.") var model: String
     @Flag(help: "List every tensor.") var tensors = false
 
     func run() throws {
-        let file = try GGUFFile(path: path)
+        let file = try GGUFFile(path: try ModelStore().resolve(model))
         print("GGUF v\(file.version), \(file.metadata.keys.count) metadata keys, \(file.tensors.count) tensors")
         for key in file.metadata.keys {
             guard let value = file.metadata[key] else { continue }

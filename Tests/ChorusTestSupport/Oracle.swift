@@ -1,40 +1,5 @@
 import Foundation
 
-/// Where the shared reference material (oracle outputs, texts, prompts) lives: `$CHORUS_SHARED`, or
-/// `../shared` beside the repository.
-public enum SharedFixtures {
-    public static var directory: String {
-        if let env = ProcessInfo.processInfo.environment["CHORUS_SHARED"], !env.isEmpty { return env }
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return repo.deletingLastPathComponent().appendingPathComponent("shared").path
-    }
-}
-
-/// Models from the catalog, found in the cache without fetching.
-public enum TestModels {
-    public struct NotCached: Error, CustomStringConvertible {
-        public let id: String
-        public var description: String { "model \(id) not cached: run `chorus pull \(id)`" }
-    }
-
-    static let files = [
-        "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
-        "qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b-instruct.gguf",
-        "qwen2.5-coder-1.5b": "qwen2.5-coder-1.5b-instruct.gguf",
-    ]
-
-    public static func path(_ id: String) throws -> String {
-        let env = ProcessInfo.processInfo.environment
-        let home = env["CHORUS_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (env["HOME"] ?? NSHomeDirectory()) + "/.cache/chorus"
-        guard let file = files[id] else { throw NotCached(id: id) }
-        let path = home + "/models/" + file
-        guard FileManager.default.fileExists(atPath: path) else { throw NotCached(id: id) }
-        return path
-    }
-}
-
 /// One model's reference outputs from llama.cpp (`shared/oracle/<model>.json`).
 public struct Oracle: Decodable, Sendable {
     public struct TokenizeCase: Decodable, Sendable {

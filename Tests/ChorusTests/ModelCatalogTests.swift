@@ -1,0 +1,40 @@
+import ChorusTestSupport
+import Foundation
+import Testing
+@testable import Chorus
+
+@Suite struct ModelCatalogTests {
+    private struct SharedCatalog: Decodable {
+        var models: [CatalogEntry]
+    }
+
+    /// The embedded catalog and shared/models.json must never drift apart.
+    @Test func embeddedCatalogEqualsSharedModelsJSON() throws {
+        let path = SharedFixtures.directory + "/models.json"
+        let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path); set CHORUS_SHARED")
+        let shared = try JSONDecoder().decode(SharedCatalog.self, from: data)
+        #expect(shared.models.map(\.id) == ModelCatalog.standard.ids)
+        for (embedded, expected) in zip(ModelCatalog.standard.models, shared.models) {
+            #expect(embedded == expected, "catalog entry \(expected.id) differs from models.json")
+        }
+    }
+
+    @Test func entriesAreConsistent() {
+        for entry in ModelCatalog.standard.models {
+            #expect(entry.sha256.count == 64 && entry.sha256.allSatisfy(\.isHexDigit))
+            #expect(entry.file.hasSuffix(".gguf") && !entry.file.contains("/"))
+            #expect(!entry.packages.isEmpty && entry.bytes > 0)
+        }
+        #expect(Set(ModelCatalog.standard.ids).count == ModelCatalog.standard.models.count)
+        #expect(ModelCatalog.standard.entry(id: "gemma3-270m")?.packages.count == 4)
+        #expect(ModelCatalog.standard.entry(id: "nope") == nil)
+    }
+
+    @Test func testModelsNeverFetches() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-testmodels-\(UUID())").path
+        #expect(throws: ModelStoreError.notCached(id: "smollm2-135m")) { try TestModels.path("smollm2-135m", home: home) }
+        #expect(ModelStoreError.notCached(id: "smollm2-135m").description
+            == "model smollm2-135m not cached: run `chorus pull smollm2-135m`")
+        #expect(!FileManager.default.fileExists(atPath: home))
+    }
+}

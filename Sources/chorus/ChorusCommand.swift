@@ -9,6 +9,10 @@ struct ChorusCommand: AsyncParsableCommand {
         abstract: "Run large language models fast on the machines people already own.",
         version: ChorusVersion.string,
         subcommands: [
+            GenerateCommand.self,
+            ChatCommand.self,
+            TokenizeCommand.self,
+            PerplexityCommand.self,
             InspectCommand.self,
             PipelineCommand.self,
             PullCommand.self,

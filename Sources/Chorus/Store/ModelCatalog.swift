@@ -65,6 +65,9 @@ public struct ModelCatalog: Sendable, Hashable {
     public var ids: [String] { models.map(\.id) }
 
     /// The published models.
+    /// The model commands use when none is named.
+    public static let defaultModelID = "smollm2-135m"
+
     public static let standard = ModelCatalog(models: [
         CatalogEntry(
             id: "smollm2-135m", arch: "llama", file: "SmolLM2-135M-Instruct.Q4_1.gguf", bytes: 98_362_432,

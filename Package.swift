@@ -38,5 +38,6 @@ let package = Package(
             dependencies: ["Chorus", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
     ]
 )

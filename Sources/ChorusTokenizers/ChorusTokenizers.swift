@@ -1,1 +1,0 @@
-// ChorusTokenizers: byte-level BPE, SentencePiece, chat templates.

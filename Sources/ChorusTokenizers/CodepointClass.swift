@@ -1,0 +1,51 @@
+/// The Unicode facts llama.cpp's pre-tokenizer regexes ask about one codepoint.
+///
+/// llama.cpp keeps its own table (`unicode-data.cpp`, general categories plus the White_Space list);
+/// we ask Swift's `Unicode.Scalar.Properties`, which encode the same Unicode data. `\p{L}` is the L*
+/// categories, `\p{N}` the N* categories, `\s` the White_Space property, `\p{P}` the P* categories.
+struct CodepointClass: OptionSet, Sendable {
+    let rawValue: UInt8
+
+    static let letter = CodepointClass(rawValue: 1 << 0)
+    static let number = CodepointClass(rawValue: 1 << 1)
+    static let whitespace = CodepointClass(rawValue: 1 << 2)
+    static let punctuation = CodepointClass(rawValue: 1 << 3)
+    /// Marks a position inside the fragment being scanned; positions past the end have no flags at all,
+    /// as llama.cpp's `_get_flags` returns an empty flag set out of range.
+    static let present = CodepointClass(rawValue: 1 << 7)
+
+    /// Not whitespace, letter or number: the `[^\s\p{L}\p{N}]` class.
+    @inline(__always) var isOther: Bool {
+        rawValue & (Self.letter.rawValue | Self.number.rawValue | Self.whitespace.rawValue) == 0
+            && contains(.present)
+    }
+
+    /// Classifies one codepoint (always `present`).
+    @inline(__always)
+    static func of(_ codepoint: UInt32) -> CodepointClass {
+        if codepoint < 0x1_0000 { return CodepointClass(rawValue: basicPlane[Int(codepoint)]) }
+        return compute(codepoint)
+    }
+
+    static func compute(_ codepoint: UInt32) -> CodepointClass {
+        guard let scalar = Unicode.Scalar(codepoint) else { return .present }  // surrogates: undefined
+        var result: CodepointClass = .present
+        let properties = scalar.properties
+        switch properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+            result.insert(.letter)
+        case .decimalNumber, .letterNumber, .otherNumber:
+            result.insert(.number)
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+            .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            result.insert(.punctuation)
+        default:
+            break
+        }
+        if properties.isWhitespace { result.insert(.whitespace) }
+        return result
+    }
+
+    /// Flags for U+0000...U+FFFF, computed once: the scanners classify every codepoint of the input.
+    static let basicPlane: [UInt8] = (0 ..< 0x1_0000).map { compute(UInt32($0)).rawValue }
+}

@@ -11,10 +11,14 @@ public struct Sampler: Sendable {
         random = SeededGenerator(seed: parameters.seed)
     }
 
-    /// A token and the candidates it was drawn from (ids with probabilities, most likely first).
+    /// A token id with its (possibly penalised) logit.
     public struct Candidate: Sendable, Equatable {
         public var id: Int
         public var logit: Float
+        public init(id: Int, logit: Float) {
+            self.id = id
+            self.logit = logit
+        }
     }
 
     /// Pick the next token given the logits and the tokens so far (for the repeat penalty).

@@ -13,6 +13,7 @@ struct ChorusCommand: AsyncParsableCommand {
             ChatCommand.self,
             TokenizeCommand.self,
             PerplexityCommand.self,
+            BenchCommand.self,
             InspectCommand.self,
             PipelineCommand.self,
             PullCommand.self,

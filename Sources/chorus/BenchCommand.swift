@@ -1,0 +1,67 @@
+import ArgumentParser
+import Chorus
+import ChorusModels
+import ChorusRuntime
+import Foundation
+
+/// `chorus bench`: prefill and decode speed as llama-bench measures them (pp/tg), peak memory, and
+/// how close decode comes to the memory-bandwidth bound.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure prefill and decode tokens/s (llama-bench's pp and tg).")
+
+    @OptionGroup var options: ModelOptions
+    @Option(name: .customShort("p"), help: "Prompt tokens to process (pp).") var promptTokens: Int = 128
+    @Option(name: .customShort("n"), help: "Tokens to generate (tg).") var generateTokens: Int = 64
+    @Option(name: .customShort("r"), help: "Repetitions.") var repetitions: Int = 5
+    @Flag(help: "Print time per operator class.") var profile = false
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard promptTokens >= 0, generateTokens >= 0, promptTokens + generateTokens > 0 else {
+            throw ValidationError("-p and -n must be >= 0 and not both 0")
+        }
+        guard (1...1000).contains(repetitions) else { throw ValidationError("-r must be between 1 and 1000") }
+    }
+
+    func run() throws {
+        var opts = options
+        opts.context = max(options.context ?? 0, promptTokens + generateTokens)
+        let model = try opts.load(maxBatch: 128)
+        let profiler = profile ? OperatorProfiler() : nil
+        model.transformer.profiler = profiler
+        let result = try Benchmark(model: model).run(promptTokens: promptTokens, generateTokens: generateTokens,
+                                                      repetitions: repetitions)
+        let bandwidth = MemoryBandwidth.measureRead(pool: model.transformer.pool)
+        let bound = bandwidth / Double(result.bytesPerToken)
+        let fraction = result.decode.mean / bound
+        if json {
+            var object: [String: Any] = [
+                "model": options.model, "threads": options.threads,
+                "prefill_tokens_per_second": ["mean": result.prefill.mean, "std": result.prefill.std],
+                "decode_tokens_per_second": ["mean": result.decode.mean, "std": result.decode.std],
+                "peak_memory_bytes": result.peakMemoryBytes,
+                "prompt_tokens": promptTokens, "generate_tokens": generateTokens, "repetitions": repetitions,
+                "weight_bytes_per_token": result.bytesPerToken, "read_bandwidth_bytes_per_second": bandwidth,
+                "bandwidth_bound_fraction": fraction,
+            ]
+            if let profiler { object["profile_seconds"] = Dictionary(uniqueKeysWithValues: profiler.nanoseconds.map { ("\($0.key)", Double($0.value) / 1e9) }) }
+            try Output.json(object)
+            return
+        }
+        print("model: \(options.model)  threads: \(options.threads)  (\(repetitions) repetitions)")
+        print(String(format: "pp%-4d %8.1f ± %.1f tokens/s", promptTokens, result.prefill.mean, result.prefill.std))
+        print(String(format: "tg%-4d %8.1f ± %.1f tokens/s", generateTokens, result.decode.mean, result.decode.std))
+        print(String(format: "peak memory %.1f MiB", Double(result.peakMemoryBytes) / 1048576))
+        print(String(format: "decode reads %.1f MiB of weights per token; read bandwidth %.1f GB/s -> bound %.1f tokens/s; reached %.0f%%",
+                     Double(result.bytesPerToken) / 1048576, bandwidth / 1e9, bound, 100 * fraction))
+        if let profiler {
+            let total = Double(profiler.nanoseconds.values.reduce(0, +))
+            print("time per operator class (all repetitions):")
+            for (op, ns) in profiler.nanoseconds.sorted(by: { $0.value > $1.value }) {
+                print(String(format: "  %-22@ %8.1f ms  %5.1f%%  %7d calls", "\(op)" as NSString, Double(ns) / 1e6,
+                             100 * Double(ns) / total, profiler.calls[op] ?? 0))
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
         case .notGGUF(let path): return "'\(path)' is not a GGUF file (bad magic)"
         case .unsupportedVersion(let v): return "unsupported GGUF version \(v) (supported: 2, 3)"
         case .truncated(let what, let offset, let needed, let size):
+            if needed == 0 { return "GGUF file is truncated: \(what) starts at offset \(offset), past the end of the \(size)-byte file" }
             return "GGUF file is truncated or corrupt: \(what) needs \(needed) bytes at offset \(offset), file has \(size)"
         case .corrupt(let message): return "corrupt GGUF file: \(message)"
         case .unknownValueType(let t, let key): return "corrupt GGUF file: unknown metadata value type \(t) for key '\(key)'"

@@ -82,8 +82,11 @@ public final class GGUFFile: @unchecked Sendable {
                 throw GGUFError.corrupt("tensor '\(name)' row of \(dimensions[0]) is not a whole number of \(type) blocks")
             }
             let offset = try cursor.read(UInt64.self, "offset of '\(name)'")
-            guard offset <= UInt64(mapping.size), Int(offset) % alignment == 0 else {
-                throw GGUFError.corrupt("tensor '\(name)' has offset \(offset), outside the file or not aligned to \(alignment)")
+            guard offset <= UInt64(mapping.size) else {
+                throw GGUFError.truncated(what: "tensor '\(name)'", offset: Int(clamping: offset), needed: 0, fileSize: mapping.size)
+            }
+            guard Int(offset) % alignment == 0 else {
+                throw GGUFError.corrupt("tensor '\(name)' has offset \(offset), not aligned to \(alignment)")
             }
             guard index[name] == nil else { throw GGUFError.corrupt("duplicate tensor '\(name)'") }
             index[name] = tensors.count

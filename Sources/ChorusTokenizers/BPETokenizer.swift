@@ -9,9 +9,8 @@ struct BPETokenizer: VocabularyTokenizer {
     func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int] {
         var output: [Int] = []
         if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos { output.append(bos) }
-        var utf8 = Array(text.utf8)
-        utf8.withUnsafeMutableBufferPointer { mutableBytes in
-            let bytes = UnsafeBufferPointer(mutableBytes)
+        let utf8 = Array(text.utf8)
+        utf8.withUnsafeBufferPointer { bytes in
             var scratch = BytePairEncoder.Scratch()
             for fragment in specialTokenSplitter.split(bytes, parseSpecial: parseSpecial) {
                 switch fragment {

@@ -11,8 +11,16 @@ import ChorusGGUF
 /// - Gemma: `<start_of_turn>role\ncontent<end_of_turn>\n`, "assistant" renamed "model", content trimmed, a
 ///   leading system message prefixed to the first turn followed by a blank line.
 ///
-/// BOS is not part of the rendered text: the tokenizer adds it when encoding with `addSpecial: true`
-/// (llama-server drops a template's leading BOS for the same reason, so it is not doubled).
+/// BOS is not part of the rendered text: the tokenizer adds it when encoding with `addSpecial: true`.
+/// llama-server does the same: after rendering a Jinja template it strips a leading `bos_token` when the
+/// vocabulary's add_bos is set (`common/chat.cpp`), then tokenizes with add_special, so BOS appears once.
+///
+/// Gemma: the gemma-3-270m GGUF carries no `tokenizer.chat_template`. llama-server would then fall back
+/// to ChatML (`CHATML_TEMPLATE_SRC`), which the model was not trained on; we render the official Gemma 3
+/// template instead, chosen by `general.architecture`.
+///
+/// Where a Jinja template would raise an error (Gemma: roles not alternating; Qwen2.5: no messages at
+/// all) we render anyway, following the template's text for what it does define.
 public struct ChatTemplate: Sendable, Equatable {
     /// The template families Chorus can render.
     public enum Family: Sendable, Equatable {

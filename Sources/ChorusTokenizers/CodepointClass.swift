@@ -3,6 +3,9 @@
 /// llama.cpp keeps its own table (`unicode-data.cpp`, general categories plus the White_Space list);
 /// we ask Swift's `Unicode.Scalar.Properties`, which encode the same Unicode data. `\p{L}` is the L*
 /// categories, `\p{N}` the N* categories, `\s` the White_Space property, `\p{P}` the P* categories.
+///
+/// llama.cpp's table was generated from Unicode 15.1, while Swift's follows a newer Unicode; a character
+/// assigned after 15.1 (e.g. CJK Extension J) is unassigned to llama.cpp, so we treat it as such.
 struct CodepointClass: OptionSet, Sendable {
     let rawValue: UInt8
 
@@ -31,6 +34,7 @@ struct CodepointClass: OptionSet, Sendable {
         guard let scalar = Unicode.Scalar(codepoint) else { return .present }  // surrogates: undefined
         var result: CodepointClass = .present
         let properties = scalar.properties
+        if let age = properties.age, age > llamaCppUnicodeVersion { return result }
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             result.insert(.letter)
@@ -45,6 +49,10 @@ struct CodepointClass: OptionSet, Sendable {
         if properties.isWhitespace { result.insert(.whitespace) }
         return result
     }
+
+    /// The Unicode version of llama.cpp's `unicode-data.cpp` (letters added in 15.1 are letters to it,
+    /// letters added in 16.0 are not).
+    static let llamaCppUnicodeVersion: Unicode.Version = (major: 15, minor: 1)
 
     /// Flags for U+0000...U+FFFF, computed once: the scanners classify every codepoint of the input.
     static let basicPlane: [UInt8] = (0 ..< 0x1_0000).map { compute(UInt32($0)).rawValue }

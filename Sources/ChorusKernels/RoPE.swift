@@ -16,30 +16,50 @@ public struct RoPE: Sendable {
 
     public let layout: Layout
     public let dimensions: Int
-    /// inverse frequencies, one per pair
-    let inverseFrequencies: [Float]
+    /// ggml's theta_scale = base^(-2/d); pair i's angle is position * theta_scale^i, built by
+    /// repeated float multiplication exactly as ggml's rope cache does (so angles agree bit for bit).
+    let thetaScale: Float
+    let frequencyScale: Float
 
     public init(layout: Layout, dimensions: Int, base: Float, frequencyScale: Float = 1) {
         self.layout = layout
         self.dimensions = dimensions
-        inverseFrequencies = (0..<dimensions / 2).map { i in
-            frequencyScale * Float(pow(Double(base), -2 * Double(i) / Double(dimensions)))
+        self.thetaScale = powf(base, -2 / Float(dimensions))
+        self.frequencyScale = frequencyScale
+    }
+
+    /// cos and sin for every pair at `position`, into `table[0..<dimensions]` as (cos, sin) pairs.
+    @inline(__always)
+    public func angles(position: Int, into table: UnsafeMutablePointer<Float>) {
+        var theta = Float(position)
+        for i in 0..<dimensions / 2 {
+            let angle = frequencyScale * theta
+            table[2 * i] = cosf(angle)
+            table[2 * i + 1] = sinf(angle)
+            theta *= thetaScale
         }
     }
 
-    /// Rotate one head vector `x[0..<dimensions]` in place for `position`.
+    /// Rotate one head vector `x[0..<dimensions]` in place using a table from `angles`.
     @inline(__always)
-    public func rotate(_ x: UnsafeMutablePointer<Float>, position: Int) {
+    public func rotate(_ x: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>) {
         let half = dimensions / 2
-        inverseFrequencies.withUnsafeBufferPointer { freqs in
-            for i in 0..<half {
-                let theta = Float(position) * freqs[i]
-                let c = cosf(theta), s = sinf(theta)
-                let (a, b) = layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
-                let x0 = x[a], x1 = x[b]
-                x[a] = x0 * c - x1 * s
-                x[b] = x0 * s + x1 * c
-            }
+        for i in 0..<half {
+            let c = table[2 * i], s = table[2 * i + 1]
+            let (a, b) = layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
+            let x0 = x[a], x1 = x[b]
+            // ggml writes x0*c - x1*s and x0*s + x1*c; GCC fuses the first product of each, and
+            // we do the same so rotated values agree with llama.cpp bit for bit.
+            x[a] = (-(x1 * s)).addingProduct(x0, c)
+            x[b] = (x1 * c).addingProduct(x0, s)
+        }
+    }
+
+    /// Rotate one head vector in place for `position` (computes the angles each call).
+    public func rotate(_ x: UnsafeMutablePointer<Float>, position: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimensions) { table in
+            angles(position: position, into: table.baseAddress!)
+            rotate(x, table: table.baseAddress!)
         }
     }
 }

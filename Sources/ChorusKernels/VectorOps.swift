@@ -27,25 +27,37 @@ public enum VectorOps {
         return sum
     }
 
-    /// Sum of a[i] * h[i] where h holds half floats (keys in the KV cache).
+    /// Sum of a[i] * h[i] where h holds half floats (keys in the KV cache), in the order of ggml's
+    /// `ggml_vec_dot_f16` on an AVX2 build (the reference llama.cpp's): four 8-lane accumulators over
+    /// runs of 32, folded (0+2, 1+3, then 0+1), halves added, two horizontal adds; the tail added
+    /// in double. A fixed order, so results are the same on every machine.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, half h: UnsafePointer<UInt16>, _ n: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var i = 0
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
         let ra = UnsafeRawPointer(a), rh = UnsafeRawPointer(h)
-        while i + 16 <= n {
-            acc0.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self),
-                            SIMD8<Float>(rh.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)))
-            acc1.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self),
-                            SIMD8<Float>(rh.loadUnaligned(fromByteOffset: 2 * i + 16, as: SIMD8<Float16>.self)))
-            i += 16
+        let whole = n & ~31
+        var i = 0
+        @inline(__always) func load(_ k: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+            (ra.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self),
+             SIMD8<Float>(rh.loadUnaligned(fromByteOffset: 2 * k, as: SIMD8<Float16>.self)))
         }
-        var sum = (acc0 + acc1).sum()
+        while i < whole {
+            var (x, y) = load(i); s0.addProduct(y, x)
+            (x, y) = load(i + 8); s1.addProduct(y, x)
+            (x, y) = load(i + 16); s2.addProduct(y, x)
+            (x, y) = load(i + 24); s3.addProduct(y, x)
+            i += 32
+        }
+        s0 += s2
+        s1 += s3
+        s0 += s1
+        let t = s0.lowHalf + s0.highHalf
+        var sum = Double((t[0] + t[1]) + (t[2] + t[3]))
         while i < n {
-            sum += a[i] * halfToFloat(h[i])
+            sum += Double(a[i] * halfToFloat(h[i]))
             i += 1
         }
-        return sum
+        return Float(sum)
     }
 
     /// y[i] += a * h[i] where h holds half floats (values in the KV cache).
@@ -160,12 +172,22 @@ public enum VectorOps {
         return m + logf(sum)
     }
 
-    /// SiLU-gated unit: gate[i] = silu(gate[i]) * up[i] (SwiGLU's element-wise part).
+    /// SiLU-gated unit: gate[i] = silu(gate[i]) * up[i] (SwiGLU's element-wise part), with ggml's
+    /// vector SiLU on groups of eight and libm's expf on the tail, as ggml_vec_swiglu_f32 does.
     @inline(__always)
     public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n {
+        var i = 0
+        let rg = UnsafeMutableRawPointer(gate), ru = UnsafeRawPointer(up)
+        while i + 8 <= n {
+            let g = rg.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            let u = ru.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            rg.storeBytes(of: VectorExp.silu(g) * u, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
             let g = gate[i]
             gate[i] = g / (1 + expf(-g)) * up[i]
+            i += 1
         }
     }
 

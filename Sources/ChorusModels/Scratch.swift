@@ -19,9 +19,8 @@ final class Scratch: @unchecked Sendable {
     /// FFN hidden [maxBatch][ffn] x 2
     let gate: UnsafeMutablePointer<Float>
     let up: UnsafeMutablePointer<Float>
-    /// attention scores, one row of `capacity` per thread
-    let scores: UnsafeMutablePointer<Float>
-    let scoresStride: Int
+    /// RoPE cos/sin table per row [maxBatch][ropeDimensions]
+    let ropeTables: UnsafeMutablePointer<Float>
     /// half-float attention accumulator, one head row per thread
     let headAccumulators: UnsafeMutablePointer<UInt16>
     let quantizedModel: QuantizedActivations
@@ -48,8 +47,7 @@ final class Scratch: @unchecked Sendable {
         projected = buffer(maxBatch * c.embeddingLength)
         gate = buffer(maxBatch * c.feedForwardLength)
         up = buffer(maxBatch * c.feedForwardLength)
-        scoresStride = contextCapacity
-        scores = buffer(threads * contextCapacity)
+        ropeTables = buffer(maxBatch * c.ropeDimensions)
         headAccumulators = .allocate(capacity: threads * c.headDimension)
         headAccumulators.initialize(repeating: 0, count: threads * c.headDimension)
         quantizedModel = QuantizedActivations(maxRows: maxBatch, columns: c.embeddingLength)
@@ -57,7 +55,7 @@ final class Scratch: @unchecked Sendable {
         quantizedHidden = QuantizedActivations(maxRows: maxBatch, columns: c.feedForwardLength)
         logitCapacityRows = 1
         logits = buffer(c.vocabularySize)
-        allocations = [x, normed, q, k, v, attention, projected, gate, up, scores]
+        allocations = [x, normed, q, k, v, attention, projected, gate, up, ropeTables]
     }
 
     func ensureLogitRows(_ rows: Int, vocabulary: Int) {

@@ -28,9 +28,11 @@ public final class Transformer: @unchecked Sendable {
     let scratch: Scratch
     let contextCapacity: Int
     let ropes: [RoPE]
-    let useUnfused = getenv("CHORUS_UNFUSED") != nil
     /// Per-operator timing, when profiling is on.
     public var profiler: OperatorProfiler?
+    /// Called with intermediate tensors (named as llama.cpp's graph names them, e.g. "kqv_out-3")
+    /// and their rows, for comparing against another implementation. Nil in normal runs.
+    public var tap: ((String, [Float]) -> Void)?
 
     /// - Parameters:
     ///   - contextCapacity: the largest KV cache this model will be asked to use (sizes score scratch).
@@ -128,19 +130,21 @@ public final class Transformer: @unchecked Sendable {
                 }
             }
 
+            if let tap {
+                tap("Qcur-\(l)", Array(UnsafeBufferPointer(start: s.q, count: n * qW)))
+                tap("Kcur-\(l)", Array(UnsafeBufferPointer(start: s.k, count: n * kvW)))
+                tap("Vcur-\(l)", Array(UnsafeBufferPointer(start: s.v, count: n * kvW)))
+            }
             // attention per (row, head)
             time(.attention) {
                 pool.parallelForIndexed(n * c.headCount, grain: 1) { range, thread in
                     for unit in range {
                         let t = unit / c.headCount, h = unit % c.headCount
-                        if useUnfused {
-                            attendUnfused(row: t, head: h, batch: batch, batchRow: rows.lowerBound + t, layer: l, cache: cache, thread: thread)
-                        } else {
-                            attend(row: t, head: h, batch: batch, batchRow: rows.lowerBound + t, layer: l, cache: cache, thread: thread)
-                        }
+                        attend(row: t, head: h, batch: batch, batchRow: rows.lowerBound + t, layer: l, cache: cache, thread: thread)
                     }
                 }
             }
+            tap?("kqv_out-\(l)", Array(UnsafeBufferPointer(start: s.attention, count: n * qW)))
             time(.quantize) {
                 pool.parallelFor(n, grain: 4) { range in
                     for t in range { s.quantizedAttention.quantize(row: t, from: s.attention + t * qW) }
@@ -171,6 +175,7 @@ public final class Transformer: @unchecked Sendable {
             }
             time(.matmul(layer.down.type)) { multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n) }
             time(.norm) { addResidual(rows: n, postNorm: layer.postFFNNorm) }
+            tap?("l_out-\(l)", Array(UnsafeBufferPointer(start: s.x, count: n * d)))
         }
 
         // logits for the requested rows: rmsnorm, then the output head
@@ -183,12 +188,17 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         let vocab = c.vocabularySize
+        if let tap {
+            tap("l_out-last", Array(UnsafeBufferPointer(start: s.x + (logitRows[logitRows.count - 1] - rows.lowerBound) * d, count: d)))
+            tap("result_norm", Array(UnsafeBufferPointer(start: s.normed + (logitRows.count - 1) * d, count: d)))
+        }
         time(.matmul(weights.output.type)) {
             pool.parallelFor(vocab, grain: 64) { range in
                 MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
                                 into: s.logits + logitOffset * vocab, yStride: vocab, rows: range)
             }
         }
+        tap?("result_output", Array(UnsafeBufferPointer(start: s.logits + (logitOffset + logitRows.count - 1) * vocab, count: vocab)))
         _ = (hd, kvW)
     }
 
@@ -239,19 +249,21 @@ public final class Transformer: @unchecked Sendable {
         if let b = layer.keyBias { b.withUnsafeBufferPointer { VectorOps.add($0.baseAddress!, into: k, c.kvWidth) } }
         if let b = layer.valueBias { b.withUnsafeBufferPointer { VectorOps.add($0.baseAddress!, into: v, c.kvWidth) } }
         let rope = ropes[l]
+        let table = s.ropeTables + t * c.ropeDimensions
+        rope.angles(position: position, into: table)
         for h in 0..<c.headCount {
             let head = q + h * hd
             if let norm = layer.queryNorm {
                 norm.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, eps: c.normEpsilon, count: hd, into: head) }
             }
-            rope.rotate(head, position: position)
+            rope.rotate(head, table: table)
         }
         for h in 0..<c.kvHeadCount {
             let head = k + h * hd
             if let norm = layer.keyNorm {
                 norm.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, eps: c.normEpsilon, count: hd, into: head) }
             }
-            rope.rotate(head, position: position)
+            rope.rotate(head, table: table)
             let offset = cache.offset(layer: l, head: h, slot: slot)
             VectorOps.roundToHalf(head, into: cache.keys + offset, hd)
             VectorOps.roundToHalf(v + h * hd, into: cache.values + offset, hd)
@@ -291,7 +303,7 @@ public final class Transformer: @unchecked Sendable {
                 weight = expf(score - runningMax)
             }
             VectorOps.accumulateHalf(weight, values + slot * hd, into: accumulator, hd)
-            normaliser = normaliser * oldScale + weight
+            normaliser = weight.addingProduct(normaliser, oldScale)  // fused, as GCC compiles ggml's S*ms + vs
         }
 
         // Dense part: contiguous committed slots [lo, hi); then the row's visible batch slots.
@@ -308,51 +320,6 @@ public final class Transformer: @unchecked Sendable {
         }
         let inverse = 1 / normaliser
         for i in 0..<hd { out[i] = halfToFloat(accumulator[i]) * inverse }
-    }
-
-    /// The same attention as llama.cpp without flash attention: scores, an f32 softmax with a
-    /// double-precision sum, probabilities rounded to half, then the value product in f32.
-    private func attendUnfused(row t: Int, head h: Int, batch: Batch, batchRow: Int, layer l: Int, cache: KVCache,
-                               thread: Int) {
-        let c = config, s = scratch, hd = c.headDimension
-        let kvHead = h / c.gqaGroup
-        let q = s.q + t * c.queryWidth + h * hd
-        for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
-        let out = s.attention + t * c.queryWidth + h * hd
-        let scores = s.scores + thread * s.scoresStride
-        let position = batch.positions[batchRow]
-        let keys = cache.keys + cache.offset(layer: l, head: kvHead, slot: 0)
-        let values = cache.values + cache.offset(layer: l, head: kvHead, slot: 0)
-        let window = c.slidingWindow[l]
-        var slots: [Int] = []
-        let lo = window.map { max(0, position - $0 + 1) } ?? 0
-        switch batch.visibility {
-        case .causal:
-            let hi = batch.firstSlot + batchRow + 1
-            slots = Array(min(lo, hi)..<hi)
-        case .tree:
-            slots = Array(min(lo, batch.firstSlot)..<batch.firstSlot)
-            for r in batch.visibleRows(of: batchRow) where window.map({ position - batch.positions[r] < $0 }) ?? true {
-                slots.append(batch.firstSlot + r)
-            }
-        }
-        var m = -Float.infinity
-        for (i, slot) in slots.enumerated() {
-            scores[i] = VectorOps.dot(q, half: keys + slot * hd, hd) * c.attentionScale
-            m = max(m, scores[i])
-        }
-        var sum: Double = 0
-        for i in slots.indices {
-            let e = expf(scores[i] - m)
-            scores[i] = e
-            sum += Double(e)
-        }
-        let inv = Float(1 / sum)
-        out.initialize(repeating: 0, count: hd)
-        for (i, slot) in slots.enumerated() {
-            let p = halfToFloat(floatToHalf(scores[i] * inv))
-            VectorOps.axpy(p, half: values + slot * hd, into: out, hd)
-        }
     }
 
     @inline(__always)

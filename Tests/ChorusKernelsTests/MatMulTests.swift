@@ -37,6 +37,16 @@ private func products(_ type: GGMLType, rows: Int, columns: Int, xRows: Int, see
                     let xq = withUnsafeBytes(of: b.qs) { Int8(bitPattern: $0[c % 32]) }
                     s += Double(wrow[c]) * Double(b.d) * Double(xq)
                 }
+                if type == .q4_1 {
+                    // The minimum term uses the activation block's stored s (= d * sum q, through half
+                    // precision, as ggml's block_q8_1) instead of d * sum q.
+                    for b in 0..<columns / 32 {
+                        let m = Double(halfToFloat(raw.load(fromByteOffset: r * w.rowBytes + b * 20 + 2, as: UInt16.self)))
+                        let blk = blocks[b]
+                        let sum = withUnsafeBytes(of: blk.qs) { $0.reduce(0) { $0 + Int(Int8(bitPattern: $1)) } }
+                        s += m * (Double(blk.s) - Double(blk.d) * Double(sum))
+                    }
+                }
                 reference[j * rows + r] = Float(s)
             }
         }

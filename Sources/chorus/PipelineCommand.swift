@@ -1,4 +1,5 @@
 import ArgumentParser
+import Chorus
 import ChorusPipeline
 import Foundation
 
@@ -33,10 +34,13 @@ struct PipelineCLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The source of measured per-layer costs for `--costs-from`.
-/// TODO(engine): return a source that loads MODEL with the model engine and times one layer's forward pass.
+/// The source of measured per-layer costs for `--costs-from`: loads MODEL (a catalog id or a .gguf path)
+/// and times one layer's forward pass of a 32-token micro-batch on this machine.
 func layerCostSource(forModel model: String) throws -> any LayerCostSource {
-    throw PipelineCLIError("--costs-from needs the model engine (not yet available in this build)")
+    let loaded = try LanguageModel.load(model, store: ModelStore(progress: .standardError()))
+    return ClosureLayerCostSource(modelName: model, layerCount: loaded.config.layerCount) {
+        try LayerTiming.forwardSecondsPerLayer(model: loaded)
+    }
 }
 
 /// `chorus pipeline simulate`: build a schedule, prove it sound, simulate it and report or draw it.

@@ -100,7 +100,18 @@ public enum VectorOps {
     /// acc[i] = half(acc[i] * a) on a half-float accumulator (`ggml_vec_scale_f16`).
     @inline(__always)
     public static func scaleHalf(_ acc: UnsafeMutablePointer<UInt16>, by a: Float, _ n: Int) {
-        for i in 0..<n { acc[i] = floatToHalf(halfToFloat(acc[i]) * a) }
+        var i = 0
+        let r = UnsafeMutableRawPointer(acc)
+        let va = SIMD8<Float>(repeating: a)
+        while i + 8 <= n {
+            let v = SIMD8<Float>(r.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)) * va
+            r.storeBytes(of: SIMD8<Float16>(v), toByteOffset: 2 * i, as: SIMD8<Float16>.self)
+            i += 8
+        }
+        while i < n {
+            acc[i] = floatToHalf(halfToFloat(acc[i]) * a)
+            i += 1
+        }
     }
 
     /// Round floats to the nearest half float and back (what storing them as F16 does).
@@ -119,21 +130,62 @@ public enum VectorOps {
     @inline(__always)
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, eps: Float, count n: Int,
                                into out: UnsafeMutablePointer<Float>) {
-        var sum: Double = 0
-        for i in 0..<n { sum += Double(x[i] * x[i]) }
+        // Squares in float, summed in double (four lanes: the float mean it yields is the same).
+        var acc = SIMD4<Double>()
+        var i = 0
+        let rx = UnsafeRawPointer(x)
+        while i + 4 <= n {
+            let v = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD4<Float>.self)
+            acc += SIMD4<Double>(v * v)
+            i += 4
+        }
+        var sum = acc.sum()
+        while i < n {
+            sum += Double(x[i] * x[i])
+            i += 1
+        }
         let mean = Float(sum / Double(n))
         let scale = 1 / (mean + eps).squareRoot()
+        let vs = SIMD8<Float>(repeating: scale)
+        let ro = UnsafeMutableRawPointer(out)
+        i = 0
         if let weight {
-            for i in 0..<n { out[i] = x[i] * scale * weight[i] }
+            let rw = UnsafeRawPointer(weight)
+            while i + 8 <= n {
+                let v = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * vs
+                ro.storeBytes(of: v * rw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n {
+                out[i] = x[i] * scale * weight[i]
+                i += 1
+            }
         } else {
-            for i in 0..<n { out[i] = x[i] * scale }
+            while i + 8 <= n {
+                ro.storeBytes(of: rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * vs, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < n {
+                out[i] = x[i] * scale
+                i += 1
+            }
         }
     }
 
     /// y[i] += x[i]
     @inline(__always)
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
-        for i in 0..<n { y[i] += x[i] }
+        var i = 0
+        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+        while i + 8 <= n {
+            let v = ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) + rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            ry.storeBytes(of: v, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            y[i] += x[i]
+            i += 1
+        }
     }
 
     /// y[i] += a * x[i]

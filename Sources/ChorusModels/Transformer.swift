@@ -111,9 +111,9 @@ public final class Transformer: @unchecked Sendable {
             }
         }
 
+        // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
+        time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
         for (l, layer) in weights.layers.enumerated() {
-            // normed = rmsnorm(x) * attn_norm, quantised for the projections
-            time(.norm) { normalizeAndQuantize(rows: n, weight: layer.attentionNorm, into: s.quantizedModel) }
 
             // q, k, v = W x: one region over the rows of all three matrices
             time(.matmul(layer.query.type)) {
@@ -153,10 +153,7 @@ public final class Transformer: @unchecked Sendable {
 
             // projected = Wo attention; x += (post-norm) projected
             time(.matmul(layer.output.type)) { multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n) }
-            time(.norm) {
-                addResidual(rows: n, postNorm: layer.postAttentionNorm)
-                normalizeAndQuantize(rows: n, weight: layer.ffnNorm, into: s.quantizedModel)
-            }
+            time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postAttentionNorm, weight: layer.ffnNorm) }
 
             // gate, up = W x; hidden = act(gate) * up, quantised block by block in the same region
             time(.matmul(layer.gate.type)) {
@@ -174,7 +171,8 @@ public final class Transformer: @unchecked Sendable {
                 }
             }
             time(.matmul(layer.down.type)) { multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n) }
-            time(.norm) { addResidual(rows: n, postNorm: layer.postFFNNorm) }
+            let next = l + 1 < weights.layers.count ? weights.layers[l + 1].attentionNorm : nil
+            time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postFFNNorm, weight: next) }
             tap?("l_out-\(l)", Array(UnsafeBufferPointer(start: s.x, count: n * d)))
         }
 
@@ -204,26 +202,26 @@ public final class Transformer: @unchecked Sendable {
 
     // MARK: - operator bodies
 
-    private func normalizeAndQuantize(rows n: Int, weight: [Float], into q: QuantizedActivations) {
+    /// x += (post-norm) projected, then normed = rmsnorm(x) * weight quantised for the next
+    /// products: one region over rows, so the residual stream is touched once per sub-block.
+    private func addResidualAndNormalize(rows n: Int, residual: Bool, postNorm: [Float]?, weight: [Float]?) {
         let d = config.embeddingLength, eps = config.normEpsilon, s = scratch
-        weight.withUnsafeBufferPointer { w in
-            pool.parallelFor(n, grain: 4) { range in
-                for t in range {
-                    VectorOps.rmsNorm(s.x + t * d, weight: w.baseAddress!, eps: eps, count: d, into: s.normed + t * d)
+        let q = s.quantizedModel
+        pool.parallelFor(n, grain: 4) { range in
+            for t in range {
+                let x = s.x + t * d
+                if residual {
+                    let p = s.projected + t * d
+                    if let postNorm {
+                        postNorm.withUnsafeBufferPointer { VectorOps.rmsNorm(p, weight: $0.baseAddress!, eps: eps, count: d, into: p) }
+                    }
+                    VectorOps.add(p, into: x, d)
+                }
+                if let weight {
+                    weight.withUnsafeBufferPointer { VectorOps.rmsNorm(x, weight: $0.baseAddress!, eps: eps, count: d, into: s.normed + t * d) }
                     q.quantize(row: t, from: s.normed + t * d)
                 }
             }
-        }
-    }
-
-    private func addResidual(rows n: Int, postNorm: [Float]?) {
-        let d = config.embeddingLength, eps = config.normEpsilon, s = scratch
-        for t in 0..<n {
-            let p = s.projected + t * d
-            if let postNorm {
-                postNorm.withUnsafeBufferPointer { VectorOps.rmsNorm(p, weight: $0.baseAddress!, eps: eps, count: d, into: p) }
-            }
-            VectorOps.add(p, into: s.x + t * d, d)
         }
     }
 

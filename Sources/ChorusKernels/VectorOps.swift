@@ -243,13 +243,21 @@ public enum VectorOps {
         }
     }
 
-    /// GELU (tanh approximation)-gated unit: gate[i] = gelu(gate[i]) * up[i] (GeGLU, Gemma).
+    /// GELU (tanh approximation)-gated unit: gate[i] = gelu(gate[i]) * up[i] (GeGLU, Gemma), with
+    /// ggml's half-float GELU table.
     @inline(__always)
     public static func geglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
-        let c: Float = 0.797_884_560_802_865_4  // sqrt(2/pi)
-        for i in 0..<n {
-            let x = gate[i]
-            gate[i] = 0.5 * x * (1 + tanhf(c * x * (1 + 0.044715 * x * x))) * up[i]
+        GELUTable.values.withUnsafeBufferPointer { table in
+            for i in 0..<n {
+                let x = gate[i]
+                if x <= -10 {
+                    gate[i] = 0
+                } else if x >= 10 {
+                    gate[i] = x * up[i]
+                } else {
+                    gate[i] = halfToFloat(table[Int(floatToHalf(x))]) * up[i]
+                }
+            }
         }
     }
 }

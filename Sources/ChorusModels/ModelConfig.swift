@@ -34,6 +34,8 @@ public struct ModelConfig: Sendable {
     public var embeddingScale: Float = 1
     /// Softmax scale for attention scores; 1/sqrt(headDimension) unless the architecture says otherwise.
     public var attentionScale: Float
+    /// Multiplier on the query after RoPE, before attention (Gemma scales Q instead of the scores).
+    public var queryScale: Float = 1
     /// Sliding-window size per layer (nil: global attention).
     public var slidingWindow: [Int?]
 

@@ -255,6 +255,7 @@ public final class Transformer: @unchecked Sendable {
                 norm.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, eps: c.normEpsilon, count: hd, into: head) }
             }
             rope.rotate(head, table: table)
+            if c.queryScale != 1 { for i in 0..<hd { head[i] *= c.queryScale } }
         }
         for h in 0..<c.kvHeadCount {
             let head = k + h * hd

@@ -14,7 +14,10 @@ enum Gemma3 {
         config.embeddingScale = Float(config.embeddingLength).squareRoot()
         config.normEpsilon = try metadata.float("gemma3.attention.layer_norm_rms_epsilon", default: 1e-6)
         config.ropeBase = try metadata.float("gemma3.rope.freq_base", default: 1_000_000)
-        config.localRopeBase = 10_000
+        config.localRopeBase = try metadata.float("gemma3.rope.freq_base_swa", default: 10_000)
+        // As llama.cpp: Q is scaled by 1/sqrt(key_length) after RoPE and the scores are not scaled.
+        config.queryScale = 1 / Float(config.headDimension).squareRoot()
+        config.attentionScale = 1
         let window = try metadata.int("gemma3.attention.sliding_window", default: 512)
         config.slidingWindow = (0..<config.layerCount).map { layer in (layer + 1) % 6 == 0 ? nil : window }
         return config

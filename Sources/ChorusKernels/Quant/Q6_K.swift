@@ -4,7 +4,7 @@ import ChorusGGUF
 /// Q6_K: 210-byte super-blocks of 256 weights: ql[128] (low 4 bits), qh[64] (high 2 bits),
 /// scales[16] (int8, one per 16 weights), d (f16). Weight = d * scale * (q - 32). In each half of
 /// 128 weights, weight 32k + l takes nibble (k / 2) of ql[64h + 32(k % 2) + l] and bit pair k of qh[32h + l].
-public enum Q6_K: QuantFormat {
+public enum Q6_K: Int8KDotFormat {
     public static let type = GGMLType.q6_K
 
     public static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
@@ -34,5 +34,35 @@ public enum Q6_K: QuantFormat {
                 y += 128
             }
         }
+    }
+
+    /// As ggml's AVX2 ggml_vec_dot_q6_K_q8_K: per 32 weights, lanes of q*x - 32*x (q in 0..63) times
+    /// the int8 scale of each 16-weight half, summed over the super-block and fused with x.d * d.
+    @inline(__always)
+    public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
+        var acc = LaneAccumulator()
+        let thirtyTwo = SIMD32<UInt8>(repeating: 32)
+        for b in 0..<blocks {
+            let block = row + b * 210
+            let xb = UnsafeRawPointer(x + b)
+            var sumi = SIMD8<Int32>()
+            for h in 0..<2 {
+                let l1 = SuperBlockLanes.bytes(block + 64 * h), l2 = SuperBlockLanes.bytes(block + 64 * h + 32)
+                let hb = SuperBlockLanes.bytes(block + 128 + 32 * h)
+                for k in 0..<4 {
+                    let c = 4 * h + k
+                    let source: SIMD32<UInt8> = k % 2 == 0 ? l1 : l2
+                    let low: SIMD32<UInt8> = k < 2 ? source & 0x0F : source &>> 4
+                    let twoBits: SIMD32<UInt8> = (hb &>> UInt8(2 * k)) & 3
+                    let q: SIMD32<UInt8> = low | (twoBits &<< 4)
+                    let xv = SuperBlockLanes.chunk(xb, c)
+                    let scales = SuperBlockLanes.pair(block.load(fromByteOffset: 192 + 2 * c, as: Int8.self),
+                                                      block.load(fromByteOffset: 193 + 2 * c, as: Int8.self))
+                    sumi &+= (laneDot(q, xv) &- laneDot(thirtyTwo, xv)) &* scales
+                }
+            }
+            acc.add(sumi, scale: SuperBlockLanes.scale(xb) * loadHalf(block, 208))
+        }
+        return acc.total
     }
 }

@@ -1,6 +1,8 @@
-// Q6_K x Q8_K, mirroring ggml's AVX2 ggml_vec_dot_q6_K_q8_K:
-//   per 32 weights (two 16-weight sub-blocks): int16 pairs of q*x - 32*x (q in 0..63), times the
-//   int8 scale of each half, summed into 8 int32 lanes over the super-block;
+// Q6_K x Q8_K, mirroring ggml's AVX2 ggml_vec_dot_q6_K_q8_K (as of llama.cpp 2026, which moved
+// the -32 offset out of the per-chunk lanes):
+//   per 32 weights (two 16-weight sub-blocks): int16 pairs of q*x (q in 0..63), times the int8
+//   scale of each half, summed into 8 int32 lanes over the super-block; minus, per lane l,
+//   32 * (bsum[2l]*scale[2l] + bsum[2l+1]*scale[2l+1]);
 //   acc = fma(x.d * d, float(sumi), acc); result = hsum8(acc).
 #include "x86_kernels.h"
 
@@ -24,16 +26,17 @@ typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d;
         q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),                 \
                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)); \
     }                                                                                                  \
-    for (int c = 0; c < 8; c++) s16[c] = scale_pair16(blk->scales[2 * c], blk->scales[2 * c + 1]);
+    for (int c = 0; c < 8; c++) s16[c] = scale_pair16(blk->scales[2 * c], blk->scales[2 * c + 1]);    \
+    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)blk->scales));
 
 #define Q6K_ROW                                                                                        \
-    const __m256i m32 = _mm256_set1_epi8(32);                                                          \
+    __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16), 5); \
     __m256i sumi = _mm256_setzero_si256();                                                             \
     for (int c = 0; c < 8; c++) {                                                                      \
         __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * c));                           \
-        __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[c], xv), _mm256_maddubs_epi16(m32, xv)); \
-        sumi = MADD_ACC(sumi, p16, s16[c]);                                                            \
+        sumi = MADD_ACC(sumi, _mm256_maddubs_epi16(q[c], xv), s16[c]);                                 \
     }                                                                                                  \
+    sumi = _mm256_sub_epi32(sumi, offset);                                                             \
     acc[jj] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sumi), acc[jj]);
 
 #define Q6K_RESULT hsum8(acc[jj])

@@ -36,15 +36,18 @@ public enum Q6_K: Int8KDotFormat {
         }
     }
 
-    /// As ggml's AVX2 ggml_vec_dot_q6_K_q8_K: per 32 weights, lanes of q*x - 32*x (q in 0..63) times
-    /// the int8 scale of each 16-weight half, summed over the super-block and fused with x.d * d.
+    /// As ggml's AVX2 ggml_vec_dot_q6_K_q8_K (llama.cpp 2026): per 32 weights, lanes of q*x (q in
+    /// 0..63) times the int8 scale of each 16-weight half, summed over the super-block; the -32
+    /// offset subtracted per lane l as 32 * (bsum[2l]*scale[2l] + bsum[2l+1]*scale[2l+1]); the
+    /// result fused with x.d * d.
     @inline(__always)
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
         var acc = LaneAccumulator()
-        let thirtyTwo = SIMD32<UInt8>(repeating: 32)
         for b in 0..<blocks {
             let block = row + b * 210
             let xb = UnsafeRawPointer(x + b)
+            let scales = SIMD16<Int32>(truncatingIfNeeded: (block + 192).loadUnaligned(as: SIMD16<Int8>.self))
+            let offsets = scales &* SuperBlockLanes.bsums(xb)
             var sumi = SIMD8<Int32>()
             for h in 0..<2 {
                 let l1 = SuperBlockLanes.bytes(block + 64 * h), l2 = SuperBlockLanes.bytes(block + 64 * h + 32)
@@ -56,11 +59,10 @@ public enum Q6_K: Int8KDotFormat {
                     let twoBits: SIMD32<UInt8> = (hb &>> UInt8(2 * k)) & 3
                     let q: SIMD32<UInt8> = low | (twoBits &<< 4)
                     let xv = SuperBlockLanes.chunk(xb, c)
-                    let scales = SuperBlockLanes.pair(block.load(fromByteOffset: 192 + 2 * c, as: Int8.self),
-                                                      block.load(fromByteOffset: 193 + 2 * c, as: Int8.self))
-                    sumi &+= (laneDot(q, xv) &- laneDot(thirtyTwo, xv)) &* scales
+                    sumi &+= laneDot(q, xv) &* SuperBlockLanes.pair(scales[2 * c], scales[2 * c + 1])
                 }
             }
+            sumi &-= (offsets.evenHalf &+ offsets.oddHalf) &<< 5
             acc.add(sumi, scale: SuperBlockLanes.scale(xb) * loadHalf(block, 208))
         }
         return acc.total

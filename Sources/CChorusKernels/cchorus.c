@@ -43,43 +43,25 @@ typedef struct { uint16_t d; uint8_t qs[16]; } BlockQ4_0;
 typedef struct { uint16_t d, m; uint8_t qs[16]; } BlockQ4_1;
 typedef struct { uint16_t d; int8_t qs[32]; } BlockQ8_0;
 
-// Q4_0: value = d * (q - 8). lanes = dot(q, x) - 8 * dot(1, x) per lane.
-#define PREPARE __m256i qv = unpack_nibbles(blk->qs);
-static TARGET_AVX2 void gemm_q4_0_avx2(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
-                                       int nx, int nblocks, float *y, size_t ystride) {
-    const __m256i eight = _mm256_set1_epi8(8);
-    GEMM_BODY(BlockQ4_0, _mm256_sub_epi32(dot_u8s8_avx2(qv, xv), dot_u8s8_avx2(eight, xv)), )
-}
-static TARGET_VNNI void gemm_q4_0_vnni(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
-                                       int nx, int nblocks, float *y, size_t ystride) {
-    const __m256i eight = _mm256_set1_epi8(8);
-    GEMM_BODY(BlockQ4_0, _mm256_sub_epi32(dot_u8s8_vnni(qv, xv), dot_u8s8_vnni(eight, xv)), )
-}
+// Q4_0: value = d * (q - 8). lanes = dot(q, x) - 8 * dot(1, x) per lane (the same integers as
+// ggml's sign trick on q - 8); dot(8, x) is shared by the weight rows of a tile.
+#define PREPARE const __m256i qv = unpack_nibbles(blk->qs);
+#define Q4_0_LANES(DOT) _mm256_sub_epi32(DOT(qv, xv), DOT(_mm256_set1_epi8(8), xv))
+DEFINE_GEMM32(gemm_q4_0_avx2, TARGET_AVX2, BlockQ4_0, Q4_0_LANES(dot_u8s8_avx2), )
+DEFINE_GEMM32(gemm_q4_0_vnni, TARGET_VNNI, BlockQ4_0, Q4_0_LANES(dot_u8s8_vnni), )
+#undef PREPARE
 
 // Q4_1: value = d * q + m. Sum = d*dx*dot(q, x) + m*s(x), the second term kept as a scalar.
-#define Q4_1_EXTRA extra[jj] = fmaf(blk_m, xb->s, extra[jj]);
+#define PREPARE const __m256i qv = unpack_nibbles(blk->qs); const float blk_m = f16_to_f32(blk->m);
+#define Q4_1_EXTRA extra[i][jj] = fmaf(blk_m, xb->s, extra[i][jj]);
+DEFINE_GEMM32(gemm_q4_1_avx2, TARGET_AVX2, BlockQ4_1, dot_u8s8_avx2(qv, xv), Q4_1_EXTRA)
+DEFINE_GEMM32(gemm_q4_1_vnni, TARGET_VNNI, BlockQ4_1, dot_u8s8_vnni(qv, xv), Q4_1_EXTRA)
 #undef PREPARE
-#define PREPARE __m256i qv = unpack_nibbles(blk->qs); float blk_m = f16_to_f32(blk->m);
-static TARGET_AVX2 void gemm_q4_1_avx2(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
-                                       int nx, int nblocks, float *y, size_t ystride) {
-    GEMM_BODY(BlockQ4_1, dot_u8s8_avx2(qv, xv), Q4_1_EXTRA)
-}
-static TARGET_VNNI void gemm_q4_1_vnni(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
-                                       int nx, int nblocks, float *y, size_t ystride) {
-    GEMM_BODY(BlockQ4_1, dot_u8s8_vnni(qv, xv), Q4_1_EXTRA)
-}
 
 // Q8_0: value = d * q, q signed: |q| (unsigned) times x with q's sign moved onto it.
-#undef PREPARE
-#define PREPARE __m256i qv = _mm256_loadu_si256((const __m256i *)blk->qs); __m256i qa = _mm256_sign_epi8(qv, qv);
-static TARGET_AVX2 void gemm_q8_0_avx2(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
-                                       int nx, int nblocks, float *y, size_t ystride) {
-    GEMM_BODY(BlockQ8_0, dot_u8s8_avx2(qa, _mm256_sign_epi8(xv, qv)), )
-}
-static TARGET_VNNI void gemm_q8_0_vnni(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
-                                       int nx, int nblocks, float *y, size_t ystride) {
-    GEMM_BODY(BlockQ8_0, dot_u8s8_vnni(qa, _mm256_sign_epi8(xv, qv)), )
-}
+#define PREPARE const __m256i qv = _mm256_loadu_si256((const __m256i *)blk->qs); const __m256i qa = _mm256_sign_epi8(qv, qv);
+DEFINE_GEMM32(gemm_q8_0_avx2, TARGET_AVX2, BlockQ8_0, dot_u8s8_avx2(qa, _mm256_sign_epi8(xv, qv)), )
+DEFINE_GEMM32(gemm_q8_0_vnni, TARGET_VNNI, BlockQ8_0, dot_u8s8_vnni(qa, _mm256_sign_epi8(xv, qv)), )
 #undef PREPARE
 
 DISPATCH(q4_0, ChorusQ8Block)

@@ -9,35 +9,35 @@
 
 typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } BlockQ2_K;  // 84 bytes
 
-#define Q2K_UNPACK                                                                                     \
+#define Q2K_SETUP                                                                                      \
     const float dw = f16_to_f32(blk->d), dminw = f16_to_f32(blk->dmin);                                \
-    __m256i q[8], s16[8];                                                                              \
-    for (int h = 0; h < 2; h++) {                                                                      \
-        __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * h));                        \
-        for (int k = 0; k < 4; k++)                                                                    \
-            q[4 * h + k] = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), _mm256_set1_epi8(3));      \
-    }                                                                                                  \
-    for (int c = 0; c < 8; c++) s16[c] = scale_pair16(blk->scales[2 * c] & 0x0F, blk->scales[2 * c + 1] & 0x0F); \
-    const __m256i mins = _mm256_cvtepu8_epi16(                                                         \
-        _mm_and_si128(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)blk->scales), 4), _mm_set1_epi8(0x0F)));
+    const __m128i packed = _mm_loadu_si128((const __m128i *)blk->scales);                              \
+    const __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)));         \
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F))); \
+    const __m256i halves[2] = {BOTH_HALVES(_mm256_castsi256_si128(scales16)),                          \
+                               BOTH_HALVES(_mm256_extracti128_si256(scales16, 1))};
 
-#define Q2K_ROW                                                                                        \
-    __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)xb->bsums));            \
+#define Q2K_CHUNKS                                                                                     \
+    for (int h = 0; h < 2; h++) {                                                                      \
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * h));                  \
+        for (int k = 0; k < 4; k++) {                                                                  \
+            const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), _mm256_set1_epi8(3));   \
+            K_ACCUMULATE(q, 4 * h + k, _mm256_shuffle_epi8(halves[h], PAIR16(k)))                      \
+        }                                                                                              \
+    }
+
+#define Q2K_FINISH                                                                                     \
+    const __m256i prod = _mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)xb->bsums));    \
     acc[jj] = _mm256_fmadd_ps(_mm256_set1_ps(-xb->d * dminw), _mm256_cvtepi32_ps(prod), acc[jj]);      \
-    __m256i sumi = _mm256_setzero_si256();                                                             \
-    for (int c = 0; c < 8; c++) {                                                                      \
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * c));                           \
-        sumi = MADD_ACC(sumi, _mm256_maddubs_epi16(q[c], xv), s16[c]);                                 \
-    }                                                                                                  \
-    acc[jj] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sumi), acc[jj]);
+    acc[jj] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sumi[jj]), acc[jj]);
 
 #define Q2K_RESULT hsum8(acc[jj])
 
 #define MADD_ACC madd_acc_avx2
-static TARGET_AVX2 void gemm_q2_K_avx2 GEMM_PARAMS(ChorusQ8KBlock) { KGEMM_BODY(BlockQ2_K, Q2K_UNPACK, Q2K_ROW, Q2K_RESULT) }
+DEFINE_KGEMM(gemm_q2_K_avx2, TARGET_AVX2, BlockQ2_K, Q2K_SETUP, Q2K_CHUNKS, Q2K_FINISH, Q2K_RESULT)
 #undef MADD_ACC
 #define MADD_ACC madd_acc_vnni
-static TARGET_VNNI void gemm_q2_K_vnni GEMM_PARAMS(ChorusQ8KBlock) { KGEMM_BODY(BlockQ2_K, Q2K_UNPACK, Q2K_ROW, Q2K_RESULT) }
+DEFINE_KGEMM(gemm_q2_K_vnni, TARGET_VNNI, BlockQ2_K, Q2K_SETUP, Q2K_CHUNKS, Q2K_FINISH, Q2K_RESULT)
 #undef MADD_ACC
 
 DISPATCH(q2_K, ChorusQ8KBlock)

@@ -72,65 +72,140 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
     return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
 }
 
-// One function per weight type of the 32-weight formats, instantiated for each int8 path.
-// `PREPARE` unpacks a weight block, `LANES_EXPR` is the block's int32 lanes against activation
-// block `xv`, `SCALAR_EXTRA` updates a per-row scalar term. The tile walks 4 activation rows per
-// weight row so an unpacked weight block is reused.
-#define GEMM_BODY(BLOCK, LANES_EXPR, SCALAR_EXTRA)                                                     \
-    for (int j0 = 0; j0 < nx; j0 += 4) {                                                               \
-        int jn = nx - j0 < 4 ? nx - j0 : 4;                                                            \
-        for (int r = 0; r < nw; r++) {                                                                 \
-            const BLOCK *wb = (const BLOCK *)((const uint8_t *)w + (size_t)r * wstride);               \
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
-            float extra[4] = {0, 0, 0, 0};                                                             \
-            for (int b = 0; b < nblocks; b++) {                                                        \
-                const BLOCK *blk = wb + b;                                                             \
-                float dw = f16_to_f32(blk->d);                                                         \
+// The 32-weight formats. One tile is RW weight rows x JN activation rows (compile-time constants
+// after inlining; RW * JN <= 4), so each output element has its own float accumulator chain:
+// with one activation row (decode), four weight rows run side by side instead of one row waiting
+// on its FMA latency. Per weight block `PREPARE` unpacks it (`blk`, `dw` = its scale), per
+// activation block `LANES_EXPR` is the int32 lanes against `xv`, and `SCALAR_EXTRA` may update
+// extra[i][jj]; acc[i][jj] = fma(dw * x.d, float(lanes), acc[i][jj]) in block order.
+#define DEFINE_GEMM32(NAME, TARGET, BLOCK, LANES_EXPR, SCALAR_EXTRA)                                   \
+    static inline __attribute__((always_inline)) TARGET void NAME##_tile(                             \
+        const uint8_t *w, size_t wstride, const ChorusQ8Block *x, size_t xstride, int nblocks,         \
+        float *y, size_t ystride, const int RW, const int JN) {                                        \
+        __m256 acc[4][4];                                                                              \
+        float extra[4][4];                                                                             \
+        for (int i = 0; i < RW; i++)                                                                   \
+            for (int jj = 0; jj < JN; jj++) { acc[i][jj] = _mm256_setzero_ps(); extra[i][jj] = 0; }    \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            for (int i = 0; i < RW; i++) {                                                             \
+                const BLOCK *blk = (const BLOCK *)(w + (size_t)i * wstride) + b;                       \
+                const float dw = f16_to_f32(blk->d);                                                   \
                 PREPARE                                                                                \
-                for (int jj = 0; jj < jn; jj++) {                                                      \
-                    const ChorusQ8Block *xb = x + (size_t)(j0 + jj) * xstride + b;                     \
-                    __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);                          \
-                    __m256i lanes = LANES_EXPR;                                                        \
-                    acc[jj] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), _mm256_cvtepi32_ps(lanes), acc[jj]); \
+                for (int jj = 0; jj < JN; jj++) {                                                      \
+                    const ChorusQ8Block *xb = x + (size_t)jj * xstride + b;                            \
+                    const __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);                    \
+                    const __m256i lanes = LANES_EXPR;                                                  \
+                    acc[i][jj] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), _mm256_cvtepi32_ps(lanes), acc[i][jj]); \
                     SCALAR_EXTRA                                                                       \
                 }                                                                                      \
             }                                                                                          \
-            for (int jj = 0; jj < jn; jj++) y[(size_t)(j0 + jj) * ystride + r] = hsum8(acc[jj]) + extra[jj]; \
         }                                                                                              \
-    }
-
-// The K-quant tile: per (weight row, super-block) `UNPACK` expands the weights once, then `ROW`
-// runs for each of up to 4 activation rows (`xb` is that row's super-block), updating acc[jj]
-// (8 float lanes), accm[jj] (4 float lanes) or extra[jj] (a scalar); `RESULT` combines them.
-#define KGEMM_BODY(BLOCK, UNPACK, ROW, RESULT)                                                         \
-    for (int j0 = 0; j0 < nx; j0 += 4) {                                                               \
-        int jn = nx - j0 < 4 ? nx - j0 : 4;                                                            \
-        for (int r = 0; r < nw; r++) {                                                                 \
-            const BLOCK *wb = (const BLOCK *)((const uint8_t *)w + (size_t)r * wstride);               \
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
-            __m128 accm[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()}; \
-            float extra[4] = {0, 0, 0, 0};                                                             \
-            (void)accm; (void)extra;                                                                   \
-            for (int b = 0; b < nblocks; b++) {                                                        \
-                const BLOCK *blk = wb + b;                                                             \
-                UNPACK                                                                                 \
-                for (int jj = 0; jj < jn; jj++) {                                                      \
-                    const ChorusQ8KBlock *xb = x + (size_t)(j0 + jj) * xstride + b;                    \
-                    ROW                                                                                \
+        for (int i = 0; i < RW; i++)                                                                   \
+            for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride + i] = hsum8(acc[i][jj]) + extra[i][jj]; \
+    }                                                                                                  \
+    static TARGET void NAME GEMM_PARAMS(ChorusQ8Block) {                                               \
+        const uint8_t *wb = (const uint8_t *)w;                                                        \
+        for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
+            const ChorusQ8Block *xj = x + (size_t)j0 * xstride;                                        \
+            float *yj = y + (size_t)j0 * ystride;                                                      \
+            const int jn = nx - j0 < 4 ? nx - j0 : 4;                                                  \
+            int r = 0;                                                                                 \
+            if (jn == 1) {                                                                             \
+                for (; r + 4 <= nw; r += 4) NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 4, 1); \
+            } else if (jn == 2) {                                                                      \
+                for (; r + 2 <= nw; r += 2) NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 2, 2); \
+            }                                                                                          \
+            for (; r < nw; r++) {                                                                      \
+                switch (jn) {                                                                          \
+                case 1: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 1); break; \
+                case 2: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 2); break; \
+                case 3: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 3); break; \
+                default: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 4); break; \
                 }                                                                                      \
             }                                                                                          \
-            for (int jj = 0; jj < jn; jj++) y[(size_t)(j0 + jj) * ystride + r] = RESULT;               \
         }                                                                                              \
     }
 
-// Scale and min of the 8 sub-blocks of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4).
-static inline void scale_min_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        mn[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 0x0F) | ((q[j] >> 6) << 4);
-        mn[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+// The K-quant tiles. For one weight row against JN (1..4, a compile-time constant after inlining)
+// activation rows, per super-block: `SETUP` decodes the weight block's scales, `CHUNKS` walks its
+// 32-weight chunks, unpacking each once and adding its integer products to sumi[jj] for every
+// activation row (`xr[jj]` is that row's super-block), then `FINISH` (per row, `xb` = xr[jj])
+// meets the float accumulators acc[jj] (8 lanes), accm[jj] (4 lanes) or extra[jj] (scalar);
+// `RESULT` combines them at the end. Integer sums are exact, so the chunk order is free; the
+// float steps are the contract.
+#define DEFINE_KGEMM(NAME, TARGET, BLOCK, SETUP, CHUNKS, FINISH, RESULT)                               \
+    static inline __attribute__((always_inline)) TARGET void NAME##_row(                              \
+        const BLOCK *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, const int JN) { \
+        __m256 acc[4];                                                                                 \
+        __m128 accm[4];                                                                                \
+        float extra[4];                                                                                \
+        for (int jj = 0; jj < JN; jj++) { acc[jj] = _mm256_setzero_ps(); accm[jj] = _mm_setzero_ps(); extra[jj] = 0; } \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            const BLOCK *blk = wb + b;                                                                 \
+            const ChorusQ8KBlock *xr[4];                                                               \
+            __m256i sumi[4], sumi_odd[4];                                                              \
+            for (int jj = 0; jj < JN; jj++) {                                                          \
+                xr[jj] = x + (size_t)jj * xstride + b;                                                 \
+                sumi[jj] = _mm256_setzero_si256();                                                     \
+                sumi_odd[jj] = _mm256_setzero_si256();                                                 \
+            }                                                                                          \
+            SETUP                                                                                      \
+            CHUNKS                                                                                     \
+            for (int jj = 0; jj < JN; jj++) {                                                          \
+                if (JN == 1) sumi[jj] = _mm256_add_epi32(sumi[jj], sumi_odd[jj]);                      \
+                const ChorusQ8KBlock *xb = xr[jj];                                                     \
+                FINISH                                                                                 \
+            }                                                                                          \
+        }                                                                                              \
+        for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride] = RESULT;                              \
+        (void)accm; (void)extra;                                                                       \
+    }                                                                                                  \
+    static TARGET void NAME GEMM_PARAMS(ChorusQ8KBlock) {                                              \
+        for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
+            const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                       \
+            float *yj = y + (size_t)j0 * ystride;                                                      \
+            int jn = nx - j0 < 4 ? nx - j0 : 4;                                                        \
+            for (int r = 0; r < nw; r++) {                                                             \
+                const BLOCK *wb = (const BLOCK *)((const uint8_t *)w + (size_t)r * wstride);           \
+                switch (jn) {                                                                          \
+                case 1: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 1); break;               \
+                case 2: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 2); break;               \
+                case 3: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 3); break;               \
+                default: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 4); break;              \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
     }
+
+// The integer accumulator of chunk c. With one activation row, even and odd chunks use two
+// (summed before FINISH) so the VNNI multiply-adds form two dependency chains instead of one;
+// with more rows the rows' chains already overlap.
+#define SUMI(c) ((JN == 1 && ((c) & 1)) ? sumi_odd : sumi)
+
+// Adds the products of unsigned weight bytes `q` with activation chunk `c` (bytes 32c..32c+31),
+// as int16 pairs times int16 scales `s`, to every row's integer accumulator.
+#define K_ACCUMULATE(q, c, s)                                                                          \
+    for (int jj = 0; jj < JN; jj++)                                                                    \
+        SUMI(c)[jj] = MADD_ACC(SUMI(c)[jj], _mm256_maddubs_epi16((q), _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 32 * (c)))), (s));
+
+// Shuffle for _mm256_shuffle_epi8 that broadcasts int16 element k of each 128-bit half.
+#define BCAST16(k) _mm256_set1_epi16((short)(((2 * (k) + 1) << 8) | (2 * (k))))
+// Shuffle that puts int16 element 2k in the low half and 2k+1 in the high half (both halves
+// holding the same 8 scales): the scales of a chunk's two 16-weight sub-blocks.
+#define PAIR16(k) _mm256_set_m128i(_mm_set1_epi16((short)(((4 * (k) + 3) << 8) | (4 * (k) + 2))), \
+                                   _mm_set1_epi16((short)(((4 * (k) + 1) << 8) | (4 * (k)))))
+
+// Both 128-bit halves = `half`.
+#define BOTH_HALVES(half) _mm256_set_m128i((half), (half))
+
+// The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K super-block, 6 bits each,
+// unpacked from scales[12] (ggml's get_scale_min_k4, four bytes at a time).
+static inline __m128i scales_mins_k4(const uint8_t *q) {
+    uint32_t a[3];
+    __builtin_memcpy(a, q, 12);
+    const uint32_t six = 0x3f3f3f3f, four = 0x0f0f0f0f, two = 0x03030303;
+    return _mm_set_epi32((int)(((a[2] >> 4) & four) | (((a[1] >> 6) & two) << 4)), (int)(a[1] & six),
+                         (int)((a[2] & four) | (((a[0] >> 6) & two) << 4)), (int)(a[0] & six));
 }
 
 // Byte i = `value` where bit `bit` of byte i of `bits` is set, else 0.

@@ -46,7 +46,7 @@ let package = Package(
             dependencies: ["Chorus", "ChorusPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
-        .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"]),
+        .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "ChorusOracleTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),

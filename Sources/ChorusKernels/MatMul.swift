@@ -6,7 +6,8 @@ import ChorusGGUF
 ///
 /// Every kernel takes the output rows it owns, so a thread pool or a partition plan splits one
 /// product across workers and compute units without touching the kernel. An output element is
-/// computed in the same order whatever the tile, the batch size or the split (see `LaneAccumulator`).
+/// computed in the same order whatever the tile, the batch size or the split (see `LaneAccumulator`
+/// and, for the K-quants, `Int8KDotFormat`).
 public enum MatMul {
     /// Which implementation runs the int8 products.
     public enum Path: Int, Sendable, CaseIterable {
@@ -23,11 +24,21 @@ public enum MatMul {
     }
 
     /// Whether `type` has an int8 product (others must be handled by the caller, e.g. F32 norms).
-    public static func supports(_ type: GGMLType) -> Bool {
+    public static func supports(_ type: GGMLType) -> Bool { !activationFormat(for: type).isEmpty }
+
+    /// The activation representation weights of `type` read; empty if `type` has no int8 product.
+    public static func activationFormat(for type: GGMLType) -> ActivationFormats {
         switch type {
-        case .q4_0, .q4_1, .q8_0: return true
-        default: return false
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: return .blocks32
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .k256
+        default: return []
         }
+    }
+
+    /// Every activation representation needed by weights of `types`: what a model passes to
+    /// `QuantizedActivations(maxRows:columns:formats:)` for the activations those weights read.
+    public static func activationFormats(for types: [GGMLType]) -> ActivationFormats {
+        types.reduce(into: []) { $0.formUnion(activationFormat(for: $1)) }
     }
 
     /// Weight rows processed per call into the C tile, so a chunk of W stays in cache while every
@@ -37,50 +48,77 @@ public enum MatMul {
     /// y[j * yStride + r] for r in `rows`, j in 0..<xRows.
     ///
     /// - Parameters:
-    ///   - w: weights, `w.columns == 32 * x.blocksPerRow`.
-    ///   - x: quantised activations, rows 0..<xRows used.
+    ///   - w: weights, `w.columns == x.columns`; `supports(w.type)` must hold.
+    ///   - x: quantised activations, rows 0..<xRows used; must keep `activationFormat(for: w.type)`.
     ///   - y: output base pointer; row j of the output starts at `y + j * yStride`.
     public static func multiply(
         _ w: WeightMatrix, _ x: QuantizedActivations, xRows: Int,
         into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>
     ) {
-        let blocks = x.blocksPerRow
-        precondition(w.columns == blocks * 32)
-        if path != .swift {
-            let cFunction: (UnsafeRawPointer?, Int, Int32, UnsafePointer<ChorusQ8Block>?, Int, Int32, Int32, UnsafeMutablePointer<Float>?, Int) -> Void
-            switch w.type {
-            case .q4_0: cFunction = chorus_gemm_q4_0
-            case .q4_1: cFunction = chorus_gemm_q4_1
-            case .q8_0: cFunction = chorus_gemm_q8_0
-            default: preconditionFailure("no int8 product for \(w.type)")
-            }
-            var r = rows.lowerBound
-            while r < rows.upperBound {
-                let n = min(rowChunk, rows.upperBound - r)
-                cFunction(w.row(r), w.rowBytes, Int32(n), x.blocks, blocks, Int32(xRows), Int32(blocks), y + r, yStride)
-                r += n
-            }
-            return
-        }
+        precondition(w.columns == x.columns, "\(w.name): \(w.columns) columns, activations have \(x.columns)")
         switch w.type {
-        case .q4_0: multiplySwift(Q4_0.self, w, x, xRows: xRows, into: y, yStride: yStride, rows: rows)
-        case .q4_1: multiplySwift(Q4_1.self, w, x, xRows: xRows, into: y, yStride: yStride, rows: rows)
-        case .q8_0: multiplySwift(Q8_0.self, w, x, xRows: xRows, into: y, yStride: yStride, rows: rows)
+        case .q4_0: blocks32(Q4_0.self, chorus_gemm_q4_0, w, x, xRows, y, yStride, rows)
+        case .q4_1: blocks32(Q4_1.self, chorus_gemm_q4_1, w, x, xRows, y, yStride, rows)
+        case .q5_0: blocks32(Q5_0.self, chorus_gemm_q5_0, w, x, xRows, y, yStride, rows)
+        case .q5_1: blocks32(Q5_1.self, chorus_gemm_q5_1, w, x, xRows, y, yStride, rows)
+        case .q8_0: blocks32(Q8_0.self, chorus_gemm_q8_0, w, x, xRows, y, yStride, rows)
+        case .q2_K: superBlocks(Q2_K.self, chorus_gemm_q2_K, w, x, xRows, y, yStride, rows)
+        case .q3_K: superBlocks(Q3_K.self, chorus_gemm_q3_K, w, x, xRows, y, yStride, rows)
+        case .q4_K: superBlocks(Q4_K.self, chorus_gemm_q4_K, w, x, xRows, y, yStride, rows)
+        case .q5_K: superBlocks(Q5_K.self, chorus_gemm_q5_K, w, x, xRows, y, yStride, rows)
+        case .q6_K: superBlocks(Q6_K.self, chorus_gemm_q6_K, w, x, xRows, y, yStride, rows)
         default: preconditionFailure("no int8 product for \(w.type)")
         }
     }
 
-    /// The portable path: one lane-exact dot product per output element.
+    typealias Tile32 = @convention(c) (
+        UnsafeRawPointer?, Int, Int32, UnsafePointer<ChorusQ8Block>?, Int, Int32, Int32, UnsafeMutablePointer<Float>?, Int) -> Void
+    typealias Tile256 = @convention(c) (
+        UnsafeRawPointer?, Int, Int32, UnsafePointer<ChorusQ8KBlock>?, Int, Int32, Int32, UnsafeMutablePointer<Float>?, Int) -> Void
+
+    /// Weights in blocks of 32 against `ChorusQ8Block` activations.
     @inline(__always)
-    static func multiplySwift<F: Int8DotFormat>(
-        _: F.Type, _ w: WeightMatrix, _ x: QuantizedActivations, xRows: Int,
-        into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>
+    static func blocks32<F: Int8DotFormat>(
+        _: F.Type, _ tile: Tile32, _ w: WeightMatrix, _ x: QuantizedActivations, _ xRows: Int,
+        _ y: UnsafeMutablePointer<Float>, _ yStride: Int, _ rows: Range<Int>
     ) {
-        for j in 0..<xRows {
-            let xr = UnsafePointer(x.row(j))
-            for r in rows {
-                y[j * yStride + r] = F.dot(w.row(r), xr, blocks: x.blocksPerRow)
+        precondition(x.formats.contains(.blocks32), "\(w.name) (\(w.type)) reads activations in blocks of 32; they were not kept")
+        let blocks = x.blocksPerRow
+        if path != .swift {
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                let n = min(rowChunk, rows.upperBound - r)
+                tile(w.row(r), w.rowBytes, Int32(n), x.blocks, blocks, Int32(xRows), Int32(blocks), y + r, yStride)
+                r += n
             }
+            return
+        }
+        for j in 0..<xRows {
+            let xr = UnsafePointer(x.blocks + j * blocks)
+            for r in rows { y[j * yStride + r] = F.dot(w.row(r), xr, blocks: blocks) }
+        }
+    }
+
+    /// K-quant weights in super-blocks of 256 against `ChorusQ8KBlock` activations.
+    @inline(__always)
+    static func superBlocks<F: Int8KDotFormat>(
+        _: F.Type, _ tile: Tile256, _ w: WeightMatrix, _ x: QuantizedActivations, _ xRows: Int,
+        _ y: UnsafeMutablePointer<Float>, _ yStride: Int, _ rows: Range<Int>
+    ) {
+        precondition(x.formats.contains(.k256), "\(w.name) (\(w.type)) reads activations in super-blocks of 256; they were not kept")
+        let blocks = x.superBlocksPerRow
+        if path != .swift {
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                let n = min(rowChunk, rows.upperBound - r)
+                tile(w.row(r), w.rowBytes, Int32(n), x.superBlocks, blocks, Int32(xRows), Int32(blocks), y + r, yStride)
+                r += n
+            }
+            return
+        }
+        for j in 0..<xRows {
+            let xr = UnsafePointer(x.superBlocks + j * blocks)
+            for r in rows { y[j * yStride + r] = F.dot(w.row(r), xr, blocks: blocks) }
         }
     }
 }

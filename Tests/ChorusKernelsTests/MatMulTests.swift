@@ -3,98 +3,168 @@ import ChorusGGUF
 import ChorusKernels
 import Testing
 
-/// Computes the product with each available path and returns the outputs.
-private func products(_ type: GGMLType, rows: Int, columns: Int, xRows: Int, seed: UInt64)
-    -> (paths: [MatMul.Path: [Float]], reference: [Float])
-{
-    var rng = SplitMix(seed: seed)
-    let bytes = randomWeightBytes(type, rows: rows, columns: columns, rng: &rng)
-    let x = (0..<xRows * columns).map { _ in Float.random(in: -2...2, using: &rng) }
-    return bytes.withUnsafeBytes { raw in
-        let w = WeightMatrix(name: "w", type: type, rows: rows, columns: columns, data: raw.baseAddress!)
-        let q = QuantizedActivations(maxRows: xRows, columns: columns)
-        x.withUnsafeBufferPointer { for j in 0..<xRows { q.quantize(row: j, from: $0.baseAddress! + j * columns) } }
-        var results: [MatMul.Path: [Float]] = [:]
-        let original = MatMul.path
-        for path in MatMul.Path.allCases where MatMul.setPath(path) == path {
-            var y = [Float](repeating: .nan, count: xRows * rows)
-            y.withUnsafeMutableBufferPointer {
-                MatMul.multiply(w, q, xRows: xRows, into: $0.baseAddress!, yStride: rows, rows: 0..<rows)
-            }
-            results[path] = y
-        }
-        MatMul.setPath(original)
-        // Reference: dequantised weights times the dequantised activations, in Double.
-        var reference = [Float](repeating: 0, count: xRows * rows)
-        var wrow = [Float](repeating: 0, count: columns)
-        for r in 0..<rows {
-            wrow.withUnsafeMutableBufferPointer { w.dequantizeRow(r, into: $0.baseAddress!) }
-            for j in 0..<xRows {
-                let blocks = q.row(j)
-                var s = 0.0
-                for c in 0..<columns {
-                    let b = blocks[c / 32]
-                    let xq = withUnsafeBytes(of: b.qs) { Int8(bitPattern: $0[c % 32]) }
-                    s += Double(wrow[c]) * Double(b.d) * Double(xq)
-                }
-                if type == .q4_1 {
-                    // The minimum term uses the activation block's stored s (= d * sum q, through half
-                    // precision, as ggml's block_q8_1) instead of d * sum q.
-                    for b in 0..<columns / 32 {
-                        let m = Double(halfToFloat(raw.load(fromByteOffset: r * w.rowBytes + b * 20 + 2, as: UInt16.self)))
-                        let blk = blocks[b]
-                        let sum = withUnsafeBytes(of: blk.qs) { $0.reduce(0) { $0 + Int(Int8(bitPattern: $1)) } }
-                        s += m * (Double(blk.s) - Double(blk.d) * Double(sum))
-                    }
-                }
-                reference[j * rows + r] = Float(s)
-            }
-        }
-        return (results, reference)
+/// Every weight type with an int8 product.
+let int8Types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+
+/// A random weight matrix and random activation rows quantised in the format its type reads.
+struct ProductCase {
+    let type: GGMLType
+    let rows: Int, columns: Int, xRows: Int
+    let bytes: [UInt8]
+    let x: [Float]
+
+    init(_ type: GGMLType, rows: Int, columns: Int, xRows: Int, seed: UInt64) {
+        var rng = SplitMix(seed: seed &* 31 &+ type.rawValue.asUInt64)
+        var xrng = SplitMix(seed: seed)
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.xRows = xRows
+        bytes = randomWeightBytes(type, rows: rows, columns: columns, rng: &rng)
+        x = (0..<xRows * columns).map { _ in Float.random(in: -2...2, using: &xrng) }
     }
+
+    func withMatrix<R>(_ body: (WeightMatrix) -> R) -> R {
+        bytes.withUnsafeBytes { body(WeightMatrix(name: "w", type: type, rows: rows, columns: columns, data: $0.baseAddress!)) }
+    }
+
+    /// Activation rows `range` of x quantised into rows 0..<range.count.
+    func activations(_ range: Range<Int>? = nil, formats: ActivationFormats? = nil) -> QuantizedActivations {
+        let range = range ?? 0..<xRows
+        let q = QuantizedActivations(maxRows: range.count, columns: columns, formats: formats ?? MatMul.activationFormat(for: type))
+        x.withUnsafeBufferPointer { for (i, j) in range.enumerated() { q.quantize(row: i, from: $0.baseAddress! + j * columns) } }
+        return q
+    }
+
+    /// y[j * rows + r] for the given activations, weight rows split at `splits`.
+    func product(_ q: QuantizedActivations, xRows n: Int, splits: [Int] = []) -> [Float] {
+        var y = [Float](repeating: .nan, count: n * rows)
+        let bounds = [0] + splits + [rows]
+        withMatrix { w in
+            y.withUnsafeMutableBufferPointer { out in
+                for (lo, hi) in zip(bounds, bounds.dropFirst()) {
+                    MatMul.multiply(w, q, xRows: n, into: out.baseAddress!, yStride: rows, rows: lo..<hi)
+                }
+            }
+        }
+        return y
+    }
+
+    /// The exact value of each product of the quantised operands, in Double, from the dequantised
+    /// weights and activations (for Q4_1/Q5_1 the min term uses the activation block's stored s, as
+    /// ggml does); and the sum of |terms| each output is made of, the scale for its rounding error.
+    func reference(_ q: QuantizedActivations) -> (values: [Double], magnitudes: [Double]) {
+        var values = [Double](repeating: 0, count: xRows * rows), magnitudes = values
+        var wrow = [Float](repeating: 0, count: columns)
+        withMatrix { w in
+            for r in 0..<rows {
+                wrow.withUnsafeMutableBufferPointer { w.dequantizeRow(r, into: $0.baseAddress!) }
+                for j in 0..<xRows {
+                    var s = 0.0, m = 0.0
+                    if MatMul.activationFormat(for: type) == .k256 {
+                        let blocks = UnsafeRawPointer(q.superRow(j))
+                        for c in 0..<columns {
+                            let block = blocks + (c / 256) * MemoryLayout<ChorusQ8KBlock>.stride
+                            let xv = Double(block.load(as: Float.self)) * Double(block.load(fromByteOffset: 4 + c % 256, as: Int8.self))
+                            s += Double(wrow[c]) * xv
+                            m += abs(Double(wrow[c]) * xv)
+                        }
+                    } else {
+                        let blocks = q.row(j)
+                        let hasMin = type == .q4_1 || type == .q5_1
+                        for b in 0..<columns / 32 {
+                            let xb = blocks[b]
+                            let wmin = hasMin ? Double(halfToFloat(w.row(r).loadUnaligned(fromByteOffset: b * type.bytesPerBlock + 2, as: UInt16.self))) : 0
+                            for c in 32 * b..<32 * b + 32 {
+                                let xq = withUnsafeBytes(of: xb.qs) { Double(Int8(bitPattern: $0[c % 32])) }
+                                let term = (Double(wrow[c]) - wmin) * Double(xb.d) * xq
+                                s += term
+                                m += abs(term)
+                            }
+                            s += wmin * Double(xb.s)
+                            m += abs(wmin * Double(xb.s))
+                        }
+                    }
+                    values[j * rows + r] = s
+                    magnitudes[j * rows + r] = m
+                }
+            }
+        }
+        return (values, magnitudes)
+    }
+}
+
+extension UInt32 { var asUInt64: UInt64 { UInt64(self) } }
+
+/// Runs `body` once per int8 path the CPU has, restoring the default path afterwards.
+func forEachPath(_ body: (MatMul.Path) -> Void) {
+    let original = MatMul.path
+    for path in MatMul.Path.allCases where MatMul.setPath(path) == path { body(path) }
+    MatMul.setPath(original)
 }
 
 /// Switching the int8 path is process-wide, so these cases run one at a time.
 @Suite(.serialized) struct MatMulPathTests {
-@Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0])
-func everyPathIsBitIdenticalAndMatchesReference(type: GGMLType) {
-    for (rows, columns, xRows) in [(1, 32, 1), (7, 96, 3), (33, 576, 5), (19, 1536, 9)] {
-        let (paths, reference) = products(type, rows: rows, columns: columns, xRows: xRows, seed: UInt64(rows * columns))
-        let swift = paths[.swift]!
-        #expect(paths.count >= 1)
-        for (path, y) in paths {
-            #expect(y == swift, "path \(path) differs from the Swift path for \(type) \(rows)x\(columns)")
+    static let shapes32 = [(1, 32, 1), (7, 96, 3), (33, 576, 5), (19, 1536, 9), (7, 256, 2), (1, 8960, 1), (3, 8960, 4)]
+    static let shapes256 = [(1, 256, 1), (7, 512, 3), (13, 1536, 9), (17, 256, 7), (1, 8960, 1), (3, 8960, 5), (9, 1024, 6)]
+
+    @Test(arguments: int8Types)
+    func everyPathIsBitIdenticalAndMatchesReference(type: GGMLType) {
+        let shapes = MatMul.activationFormat(for: type) == .k256 ? Self.shapes256 : Self.shapes32
+        for (rows, columns, xRows) in shapes {
+            let test = ProductCase(type, rows: rows, columns: columns, xRows: xRows, seed: UInt64(rows * columns + xRows))
+            let q = test.activations()
+            var results: [MatMul.Path: [Float]] = [:]
+            forEachPath { results[$0] = test.product(q, xRows: xRows) }
+            let swift = results[.swift]!
+            for (path, y) in results {
+                #expect(y.map(\.bitPattern) == swift.map(\.bitPattern), "path \(path) differs from the Swift path for \(type) \(rows)x\(columns), \(xRows) rows")
+            }
+            let (reference, magnitude) = test.reference(q)
+            var worst = 0.0
+            for i in swift.indices { worst = max(worst, abs(Double(swift[i]) - reference[i]) / max(magnitude[i], 1e-30)) }
+            #expect(worst < 2e-6, "error \(worst) of the term magnitude for \(type) \(rows)x\(columns)")
         }
-        var maxError: Float = 0
-        for (a, b) in zip(swift, reference) { maxError = max(maxError, abs(a - b) / max(1, abs(b))) }
-        #expect(maxError < 1e-4, "max relative error \(maxError) for \(type)")
+    }
+
+    /// Batch invariance on every path: an activation row gives the same bits alone, in a batch, and
+    /// with the weight rows split between two calls (as two workers would).
+    @Test(arguments: int8Types)
+    func rowOfABatchEqualsTheRowAlone(type: GGMLType) {
+        let test = ProductCase(type, rows: 40, columns: 512, xRows: 13, seed: 7)
+        let batch = test.activations()
+        forEachPath { path in
+            let all = test.product(batch, xRows: 13)
+            let split = test.product(batch, xRows: 13, splits: [17])
+            #expect(all.map(\.bitPattern) == split.map(\.bitPattern), "\(type) on \(path): split batch differs")
+            for j in [0, 5, 12] {
+                let alone = test.product(test.activations(j..<j + 1), xRows: 1, splits: [3, 17])
+                #expect(Array(all[j * 40..<(j + 1) * 40]).map(\.bitPattern) == alone.map(\.bitPattern), "\(type) on \(path): row \(j) alone differs")
+            }
+        }
+    }
+
+    /// One activation row read by weights of both families, as in a layer mixing Q5_0 and Q4_K.
+    @Test func mixedLayerReadsBothFormatsOfOneRow() {
+        let formats = MatMul.activationFormats(for: [.q5_0, .q4_K, .q6_K, .q8_0])
+        #expect(formats == [.blocks32, .k256])
+        let a = ProductCase(.q5_0, rows: 5, columns: 1024, xRows: 3, seed: 11)
+        let b = ProductCase(.q4_K, rows: 5, columns: 1024, xRows: 3, seed: 11)
+        #expect(a.x == b.x, "both cases share their activations")
+        let both = a.activations(formats: formats)
+        forEachPath { _ in
+            let sameA = a.product(both, xRows: 3).map(\.bitPattern) == a.product(a.activations(), xRows: 3).map(\.bitPattern)
+            let sameB = b.product(both, xRows: 3).map(\.bitPattern) == b.product(b.activations(), xRows: 3).map(\.bitPattern)
+            #expect(sameA && sameB)
+        }
     }
 }
-}
 
-@Test func rowOfABatchEqualsTheRowAlone() {
-    // Batch invariance: the product of one activation row is the same bits alone or in a batch of 13.
-    let type = GGMLType.q4_1
-    var rng = SplitMix(seed: 7)
-    let rows = 40, columns = 256
-    let bytes = randomWeightBytes(type, rows: rows, columns: columns, rng: &rng)
-    let x = (0..<13 * columns).map { _ in Float.random(in: -1...1, using: &rng) }
-    bytes.withUnsafeBytes { raw in
-        let w = WeightMatrix(name: "w", type: type, rows: rows, columns: columns, data: raw.baseAddress!)
-        let batch = QuantizedActivations(maxRows: 13, columns: columns)
-        let single = QuantizedActivations(maxRows: 1, columns: columns)
-        x.withUnsafeBufferPointer { for j in 0..<13 { batch.quantize(row: j, from: $0.baseAddress! + j * columns) } }
-        var all = [Float](repeating: 0, count: 13 * rows)
-        all.withUnsafeMutableBufferPointer { MatMul.multiply(w, batch, xRows: 13, into: $0.baseAddress!, yStride: rows, rows: 0..<rows) }
-        for j in [0, 5, 12] {
-            x.withUnsafeBufferPointer { single.quantize(row: 0, from: $0.baseAddress! + j * columns) }
-            var one = [Float](repeating: 0, count: rows)
-            // Split the rows in two, as two workers would.
-            one.withUnsafeMutableBufferPointer {
-                MatMul.multiply(w, single, xRows: 1, into: $0.baseAddress!, yStride: rows, rows: 0..<17)
-                MatMul.multiply(w, single, xRows: 1, into: $0.baseAddress!, yStride: rows, rows: 17..<rows)
-            }
-            #expect(Array(all[j * rows..<(j + 1) * rows]) == one)
-        }
+@Test func activationFormatsFollowWeightTypes() {
+    #expect(MatMul.activationFormats(for: [.q4_0, .q8_0]) == .blocks32)
+    #expect(MatMul.activationFormats(for: [.q4_K, .q6_K]) == .k256)
+    #expect(MatMul.activationFormats(for: [.f32, .f16]).isEmpty)
+    for type in GGMLType.allCases {
+        #expect(MatMul.supports(type) == int8Types.contains(type), "\(type)")
     }
 }

@@ -27,10 +27,18 @@ func randomWeightBytes(_ type: GGMLType, rows: Int, columns: Int, rng: inout Spl
     for b in 0..<blocks {
         let base = b * type.bytesPerBlock
         switch type {
-        case .q4_0, .q8_0: putHalf(base, Float.random(in: -0.05...0.05, using: &rng))
-        case .q4_1:
+        case .q4_0, .q8_0, .q5_0: putHalf(base, Float.random(in: -0.05...0.05, using: &rng))
+        case .q4_1, .q5_1:
             putHalf(base, Float.random(in: 0...0.05, using: &rng))
             putHalf(base + 2, Float.random(in: -0.1...0.1, using: &rng))
+        case .q2_K:
+            putHalf(base + 80, Float.random(in: 0...0.02, using: &rng))
+            putHalf(base + 82, Float.random(in: 0...0.02, using: &rng))
+        case .q3_K: putHalf(base + 108, Float.random(in: -0.02...0.02, using: &rng))
+        case .q4_K, .q5_K:
+            putHalf(base, Float.random(in: 0...0.02, using: &rng))
+            putHalf(base + 2, Float.random(in: 0...0.02, using: &rng))
+        case .q6_K: putHalf(base + 208, Float.random(in: -0.01...0.01, using: &rng))
         case .f16:
             putHalf(base, Float.random(in: -1...1, using: &rng))
         case .f32:

@@ -19,6 +19,15 @@ typedef struct {
     int8_t qs[32];
 } ChorusQ8Block;   // 40 bytes
 
+// Activation super-blocks for the K-quant weights, exactly ggml's block_q8_K: 256 int8 values,
+// their f32 scale (value = d * qs[i], d not rounded) and the sums of each 16 values, which turn the
+// per-sub-block minimums of Q2_K/Q4_K/Q5_K into one small integer product.
+typedef struct {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} ChorusQ8KBlock;  // 292 bytes
+
 /// Which int8 instruction path the kernels use: 0 = none (use Swift), 1 = AVX2, 2 = AVX-VNNI.
 int chorus_int8_path(void);
 /// Force a path (for tests and benchmarks); returns the path actually in effect.
@@ -43,6 +52,24 @@ void chorus_gemm_q4_0(const void *w, size_t wstride, int nw, const ChorusQ8Block
 void chorus_gemm_q4_1(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride, int nx,
                       int nblocks, float *y, size_t ystride);
 void chorus_gemm_q8_0(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q5_0(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q5_1(const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+
+/// The K-quant products take `ChorusQ8KBlock` activations; `nblocks` counts 256-weight super-blocks.
+/// Per super-block the integer lanes are exactly those of ggml's AVX2 ggml_vec_dot_<type>_q8_K, and
+/// they meet the float accumulators in the same order (documented per type in each kernel file).
+void chorus_gemm_q2_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q3_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q4_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q5_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                      int nblocks, float *y, size_t ystride);
+void chorus_gemm_q6_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                       int nblocks, float *y, size_t ystride);
 
 #endif

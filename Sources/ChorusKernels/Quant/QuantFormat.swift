@@ -15,3 +15,12 @@ public protocol Int8DotFormat: QuantFormat {
     /// `LaneAccumulator` order. The C kernels must return exactly this value.
     static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8Block>, blocks: Int) -> Float
 }
+
+/// A K-quant weight type: rows of 256-weight super-blocks multiply Q8_K activation super-blocks
+/// (`ChorusQ8KBlock`) with integer arithmetic.
+public protocol Int8KDotFormat: QuantFormat {
+    /// Dot product of one weight row (`blocks` super-blocks) with one activation row. The integer
+    /// lanes and the order in which they meet the float accumulators follow ggml's AVX2
+    /// ggml_vec_dot_<type>_q8_K (see each type); the C kernels must return exactly this value.
+    static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float
+}

@@ -1,0 +1,235 @@
+// Private helpers shared by the x86 kernel files: target attributes, conversions, the lane dot
+// products and the fixed horizontal sums of the accumulation contract (see cchorus.h).
+#ifndef CCHORUS_X86_KERNELS_H
+#define CCHORUS_X86_KERNELS_H
+#include "cchorus.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define TARGET_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+// ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), as ggml's hsum_float_8.
+static inline TARGET_AVX2 float hsum8(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);                 // l0+l4, l1+l5, l2+l6, l3+l7
+    __m128 h = _mm_movehl_ps(s, s);                // l2+l6, l3+l7
+    s = _mm_add_ps(s, h);                          // (l0+l4)+(l2+l6), (l1+l5)+(l3+l7)
+    __m128 t = _mm_shuffle_ps(s, s, 1);
+    return _mm_cvtss_f32(_mm_add_ss(s, t));
+}
+
+// (m0+m2) + (m1+m3), as ggml reduces Q4_K's four min lanes.
+static inline TARGET_AVX2 float hsum4(__m128 v) {
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+
+static inline TARGET_AVX2 float f16_to_f32(uint16_t h) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles of bytes 0..15 first, then high nibbles.
+static inline TARGET_AVX2 __m256i unpack_nibbles(const uint8_t *q) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)q);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// Byte i = 16 if bit i of the little-endian u32 at `p` is set, else 0 (fifth bits of Q5_0/Q5_1).
+static inline TARGET_AVX2 __m256i fifth_bits(const uint8_t *p) {
+    uint32_t bits;
+    __builtin_memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                             0x0101010101010101, 0x0000000000000000);
+    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i bytes = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread), select);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(bytes, select), _mm256_set1_epi8(16));
+}
+
+// Signed-int8 lanes dot: lane i = sum over bytes 4i..4i+3 of a*b, a unsigned, b signed.
+static inline TARGET_AVX2 __m256i dot_u8s8_avx2(__m256i a, __m256i b) {
+    __m256i pairs = _mm256_maddubs_epi16(a, b);
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+static inline TARGET_VNNI __m256i dot_u8s8_vnni(__m256i a, __m256i b) {
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), a, b);
+}
+
+// acc + (int16 pairs of p16 times int16 scales, summed in pairs into int32 lanes): exact integers,
+// so the AVX2 (vpmaddwd + vpaddd) and VNNI (vpdpwssd) forms agree.
+static inline TARGET_AVX2 __m256i madd_acc_avx2(__m256i acc, __m256i p16, __m256i s16) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, s16));
+}
+static inline TARGET_VNNI __m256i madd_acc_vnni(__m256i acc, __m256i p16, __m256i s16) {
+    return _mm256_dpwssd_avx_epi32(acc, p16, s16);
+}
+
+// Int16 scale vector for 32 weights made of two 16-weight sub-blocks: lo for bytes 0..15, hi for 16..31.
+static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+// The 32-weight formats. One tile is RW weight rows x JN activation rows (compile-time constants
+// after inlining; RW * JN <= 4), so each output element has its own float accumulator chain:
+// with one activation row (decode), four weight rows run side by side instead of one row waiting
+// on its FMA latency. Per weight block `PREPARE` unpacks it (`blk`, `dw` = its scale), per
+// activation block `LANES_EXPR` is the int32 lanes against `xv`, and `SCALAR_EXTRA` may update
+// extra[i][jj]; acc[i][jj] = fma(dw * x.d, float(lanes), acc[i][jj]) in block order.
+#define DEFINE_GEMM32(NAME, TARGET, BLOCK, LANES_EXPR, SCALAR_EXTRA)                                   \
+    static inline __attribute__((always_inline)) TARGET void NAME##_tile(                             \
+        const uint8_t *w, size_t wstride, const ChorusQ8Block *x, size_t xstride, int nblocks,         \
+        float *y, size_t ystride, const int RW, const int JN) {                                        \
+        __m256 acc[4][4];                                                                              \
+        float extra[4][4];                                                                             \
+        for (int i = 0; i < RW; i++)                                                                   \
+            for (int jj = 0; jj < JN; jj++) { acc[i][jj] = _mm256_setzero_ps(); extra[i][jj] = 0; }    \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            for (int i = 0; i < RW; i++) {                                                             \
+                const BLOCK *blk = (const BLOCK *)(w + (size_t)i * wstride) + b;                       \
+                const float dw = f16_to_f32(blk->d);                                                   \
+                PREPARE                                                                                \
+                for (int jj = 0; jj < JN; jj++) {                                                      \
+                    const ChorusQ8Block *xb = x + (size_t)jj * xstride + b;                            \
+                    const __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);                    \
+                    const __m256i lanes = LANES_EXPR;                                                  \
+                    acc[i][jj] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), _mm256_cvtepi32_ps(lanes), acc[i][jj]); \
+                    SCALAR_EXTRA                                                                       \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+        for (int i = 0; i < RW; i++)                                                                   \
+            for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride + i] = hsum8(acc[i][jj]) + extra[i][jj]; \
+    }                                                                                                  \
+    static TARGET void NAME GEMM_PARAMS(ChorusQ8Block) {                                               \
+        const uint8_t *wb = (const uint8_t *)w;                                                        \
+        for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
+            const ChorusQ8Block *xj = x + (size_t)j0 * xstride;                                        \
+            float *yj = y + (size_t)j0 * ystride;                                                      \
+            const int jn = nx - j0 < 4 ? nx - j0 : 4;                                                  \
+            int r = 0;                                                                                 \
+            if (jn == 1) {                                                                             \
+                for (; r + 4 <= nw; r += 4) NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 4, 1); \
+            } else if (jn == 2) {                                                                      \
+                for (; r + 2 <= nw; r += 2) NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 2, 2); \
+            }                                                                                          \
+            for (; r < nw; r++) {                                                                      \
+                switch (jn) {                                                                          \
+                case 1: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 1); break; \
+                case 2: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 2); break; \
+                case 3: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 3); break; \
+                default: NAME##_tile(wb + r * wstride, wstride, xj, xstride, nblocks, yj + r, ystride, 1, 4); break; \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+// The K-quant tiles. For one weight row against JN (1..4, a compile-time constant after inlining)
+// activation rows, per super-block: `SETUP` decodes the weight block's scales, `CHUNKS` walks its
+// 32-weight chunks, unpacking each once and adding its integer products to sumi[jj] for every
+// activation row (`xr[jj]` is that row's super-block), then `FINISH` (per row, `xb` = xr[jj])
+// meets the float accumulators acc[jj] (8 lanes), accm[jj] (4 lanes) or extra[jj] (scalar);
+// `RESULT` combines them at the end. Integer sums are exact, so the chunk order is free; the
+// float steps are the contract.
+#define DEFINE_KGEMM(NAME, TARGET, BLOCK, SETUP, CHUNKS, FINISH, RESULT)                               \
+    static inline __attribute__((always_inline)) TARGET void NAME##_row(                              \
+        const BLOCK *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, const int JN) { \
+        __m256 acc[4];                                                                                 \
+        __m128 accm[4];                                                                                \
+        float extra[4];                                                                                \
+        for (int jj = 0; jj < JN; jj++) { acc[jj] = _mm256_setzero_ps(); accm[jj] = _mm_setzero_ps(); extra[jj] = 0; } \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            const BLOCK *blk = wb + b;                                                                 \
+            const ChorusQ8KBlock *xr[4];                                                               \
+            __m256i sumi[4], sumi_odd[4];                                                              \
+            for (int jj = 0; jj < JN; jj++) {                                                          \
+                xr[jj] = x + (size_t)jj * xstride + b;                                                 \
+                sumi[jj] = _mm256_setzero_si256();                                                     \
+                sumi_odd[jj] = _mm256_setzero_si256();                                                 \
+            }                                                                                          \
+            SETUP                                                                                      \
+            CHUNKS                                                                                     \
+            for (int jj = 0; jj < JN; jj++) {                                                          \
+                if (JN == 1) sumi[jj] = _mm256_add_epi32(sumi[jj], sumi_odd[jj]);                      \
+                const ChorusQ8KBlock *xb = xr[jj];                                                     \
+                FINISH                                                                                 \
+            }                                                                                          \
+        }                                                                                              \
+        for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride] = RESULT;                              \
+        (void)accm; (void)extra;                                                                       \
+    }                                                                                                  \
+    static TARGET void NAME GEMM_PARAMS(ChorusQ8KBlock) {                                              \
+        for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
+            const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                       \
+            float *yj = y + (size_t)j0 * ystride;                                                      \
+            int jn = nx - j0 < 4 ? nx - j0 : 4;                                                        \
+            for (int r = 0; r < nw; r++) {                                                             \
+                const BLOCK *wb = (const BLOCK *)((const uint8_t *)w + (size_t)r * wstride);           \
+                switch (jn) {                                                                          \
+                case 1: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 1); break;               \
+                case 2: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 2); break;               \
+                case 3: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 3); break;               \
+                default: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 4); break;              \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+// The integer accumulator of chunk c. With one activation row, even and odd chunks use two
+// (summed before FINISH) so the VNNI multiply-adds form two dependency chains instead of one;
+// with more rows the rows' chains already overlap.
+#define SUMI(c) ((JN == 1 && ((c) & 1)) ? sumi_odd : sumi)
+
+// Adds the products of unsigned weight bytes `q` with activation chunk `c` (bytes 32c..32c+31),
+// as int16 pairs times int16 scales `s`, to every row's integer accumulator.
+#define K_ACCUMULATE(q, c, s)                                                                          \
+    for (int jj = 0; jj < JN; jj++)                                                                    \
+        SUMI(c)[jj] = MADD_ACC(SUMI(c)[jj], _mm256_maddubs_epi16((q), _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 32 * (c)))), (s));
+
+// Shuffle for _mm256_shuffle_epi8 that broadcasts int16 element k of each 128-bit half.
+#define BCAST16(k) _mm256_set1_epi16((short)(((2 * (k) + 1) << 8) | (2 * (k))))
+// Shuffle that puts int16 element 2k in the low half and 2k+1 in the high half (both halves
+// holding the same 8 scales): the scales of a chunk's two 16-weight sub-blocks.
+#define PAIR16(k) _mm256_set_m128i(_mm_set1_epi16((short)(((4 * (k) + 3) << 8) | (4 * (k) + 2))), \
+                                   _mm_set1_epi16((short)(((4 * (k) + 1) << 8) | (4 * (k)))))
+
+// Both 128-bit halves = `half`.
+#define BOTH_HALVES(half) _mm256_set_m128i((half), (half))
+
+// The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K super-block, 6 bits each,
+// unpacked from scales[12] (ggml's get_scale_min_k4, four bytes at a time).
+static inline __m128i scales_mins_k4(const uint8_t *q) {
+    uint32_t a[3];
+    __builtin_memcpy(a, q, 12);
+    const uint32_t six = 0x3f3f3f3f, four = 0x0f0f0f0f, two = 0x03030303;
+    return _mm_set_epi32((int)(((a[2] >> 4) & four) | (((a[1] >> 6) & two) << 4)), (int)(a[1] & six),
+                         (int)((a[2] & four) | (((a[0] >> 6) & two) << 4)), (int)(a[0] & six));
+}
+
+// Byte i = `value` where bit `bit` of byte i of `bits` is set, else 0.
+static inline TARGET_AVX2 __m256i bit_select(__m256i bits, int bit, char value) {
+    __m256i mask = _mm256_set1_epi8((char)(1 << bit));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bits, mask), mask), _mm256_set1_epi8(value));
+}
+
+#define GEMM_PARAMS(XBLOCK)                                                                   \
+    (const void *w, size_t wstride, int nw, const XBLOCK *x, size_t xstride, int nx, int nblocks, float *y, size_t ystride)
+
+// The exported entry point: the VNNI variant where the CPU has it (or it is selected), else AVX2.
+#define DISPATCH(NAME, XBLOCK)                                                                         \
+    void chorus_gemm_##NAME GEMM_PARAMS(XBLOCK) {                                             \
+        if (chorus_int8_path() == 2) gemm_##NAME##_vnni(w, wstride, nw, x, xstride, nx, nblocks, y, ystride); \
+        else gemm_##NAME##_avx2(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);                  \
+    }
+
+#else
+// Other architectures have no intrinsic path yet: the entry points exist but ChorusKernels never
+// calls them there (chorus_int8_path() is 0, so MatMul uses its Swift path).
+#define STUB(NAME, XBLOCK)                                                                             \
+    void chorus_gemm_##NAME(const void *w, size_t a, int b, const XBLOCK *x, size_t c, int d, int e, float *y, size_t f) { \
+        (void)w; (void)a; (void)b; (void)x; (void)c; (void)d; (void)e; (void)y; (void)f;               \
+    }
+#endif
+#endif

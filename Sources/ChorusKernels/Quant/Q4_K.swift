@@ -1,0 +1,56 @@
+import CChorusKernels
+import ChorusGGUF
+
+/// Q4_K: 144-byte super-blocks of 256 weights: d, dmin (f16), scales[12] (8 six-bit scales and
+/// mins, see `KQuantScales.scaleMin`), qs[128]. Weight = d*scale*q - dmin*min; each 64 weights
+/// share 32 qs bytes, low nibbles first (sub-block 2j), then high nibbles (sub-block 2j+1).
+public enum Q4_K: Int8KDotFormat {
+    public static let type = GGMLType.q4_K
+
+    public static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        var y = dst
+        for b in 0..<count / 256 {
+            let block = src + b * 144
+            let d = loadHalf(block, 0), dmin = loadHalf(block, 2)
+            for j in 0..<4 {
+                let q = block + 16 + 32 * j
+                let (s1, m1) = KQuantScales.scaleMin(2 * j, block + 4)
+                let (s2, m2) = KQuantScales.scaleMin(2 * j + 1, block + 4)
+                let d1 = d * Float(s1), min1 = dmin * Float(m1)
+                let d2 = d * Float(s2), min2 = dmin * Float(m2)
+                for l in 0..<32 { y[l] = d1 * Float(q.load(fromByteOffset: l, as: UInt8.self) & 0x0F) - min1 }
+                for l in 0..<32 { y[32 + l] = d2 * Float(q.load(fromByteOffset: l, as: UInt8.self) >> 4) - min2 }
+                y += 64
+            }
+        }
+    }
+
+    /// As ggml's AVX2 ggml_vec_dot_q4_K_q8_K: per super-block, lanes = sum over sub-blocks of
+    /// scale * laneDot(nibbles, x), fused into the lanes with x.d * d; the mins, as 4 int32 pairs
+    /// min * (sub-block sum of x), fused into 4 more lanes with -x.d * dmin; reduced as
+    /// total + ((m0+m2) + (m1+m3)).
+    @inline(__always)
+    public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
+        var acc = LaneAccumulator()
+        var minLanes = SIMD4<Float>()
+        for b in 0..<blocks {
+            let block = row + b * 144
+            let xb = UnsafeRawPointer(x + b)
+            let xd = SuperBlockLanes.scale(xb)
+            let bs = SuperBlockLanes.bsums(xb)
+            var prod = SIMD4<Int32>()
+            var sumi = SIMD8<Int32>()
+            for j in 0..<4 {
+                let (s1, m1) = KQuantScales.scaleMin(2 * j, block + 4)
+                let (s2, m2) = KQuantScales.scaleMin(2 * j + 1, block + 4)
+                prod[j] = Int32(m1) &* (bs[4 * j] &+ bs[4 * j + 1]) &+ Int32(m2) &* (bs[4 * j + 2] &+ bs[4 * j + 3])
+                let bits = SuperBlockLanes.bytes(block + 16 + 32 * j)
+                sumi &+= laneDot(bits & 0x0F, SuperBlockLanes.chunk(xb, 2 * j)) &* Int32(s1)
+                sumi &+= laneDot(bits &>> 4, SuperBlockLanes.chunk(xb, 2 * j + 1)) &* Int32(s2)
+            }
+            minLanes.addProduct(SIMD4(repeating: -xd * loadHalf(block, 2)), SIMD4<Float>(prod))
+            acc.add(sumi, scale: xd * loadHalf(block, 0))
+        }
+        return acc.total + ((minLanes[0] + minLanes[2]) + (minLanes[1] + minLanes[3]))
+    }
+}

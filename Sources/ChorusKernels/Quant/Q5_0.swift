@@ -1,0 +1,47 @@
+import CChorusKernels
+import ChorusGGUF
+
+/// Q5_0: 22-byte blocks of 32 weights: d (f16), qh (32 fifth bits, u32), then 16 bytes of nibbles;
+/// weight i = d * (q_i - 16) with q_i = nibble | (bit i of qh) << 4. Small models mix it with the
+/// K-quants for matrices whose width is not a multiple of 256.
+public enum Q5_0: Int8DotFormat {
+    public static let type = GGMLType.q5_0
+
+    public static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<count / 32 {
+            let block = src + b * 22
+            let d = loadHalf(block, 0)
+            let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+            for i in 0..<16 {
+                let byte = block.load(fromByteOffset: 6 + i, as: UInt8.self)
+                let lo = Int(byte & 0x0F) | Int((qh >> UInt32(i)) & 1) << 4
+                let hi = Int(byte >> 4) | Int((qh >> UInt32(i + 16)) & 1) << 4
+                dst[b * 32 + i] = Float(lo - 16) * d
+                dst[b * 32 + i + 16] = Float(hi - 16) * d
+            }
+        }
+    }
+
+    /// lanes = dot(q, x) - 16 * dot(1, x): the integers ggml's sign trick produces, in the same lanes.
+    @inline(__always)
+    public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8Block>, blocks: Int) -> Float {
+        var acc = LaneAccumulator()
+        let sixteen = SIMD32<UInt8>(repeating: 16)
+        for b in 0..<blocks {
+            let block = row + b * 22
+            let xq = loadQs(x + b)
+            let q = unpackNibbles(block + 6) | fifthBits(block + 2)
+            acc.add(laneDot(q, xq) &- laneDot(sixteen, xq), scale: loadHalf(block, 0) * x[b].d)
+        }
+        return acc.total
+    }
+}
+
+/// Bit i of the little-endian u32 at `p`, moved to 16 (the fifth bit of weight i) in byte i.
+@inlinable @inline(__always)
+func fifthBits(_ p: UnsafeRawPointer) -> SIMD32<UInt8> {
+    let qh = p.loadUnaligned(as: UInt32.self)
+    var out = SIMD32<UInt8>()
+    for i in 0..<32 { out[i] = UInt8(truncatingIfNeeded: (qh >> UInt32(i)) & 1) &<< 4 }
+    return out
+}

@@ -1,0 +1,58 @@
+import ChorusGGUF
+import ChorusKernels
+import Foundation
+import Testing
+
+/// MatMul throughput per weight type, single-threaded, printed as a table. Off unless
+/// CHORUS_KERNEL_BENCH=1; meant for release builds:
+///   CHORUS_KERNEL_BENCH=1 swift test -c release --filter kernelThroughput
+/// GEMV (1 activation row) is reported as GB/s of weights streamed, GEMM (64 rows) as GFLOP/s
+/// (2 * rows * columns * 64 per product). The activation quantisation is not timed.
+extension MatMulPathTests {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CHORUS_KERNEL_BENCH"] == "1"))
+    func kernelThroughput() {
+        let rows = Int(ProcessInfo.processInfo.environment["CHORUS_BENCH_ROWS"] ?? "") ?? 2048
+        let columns = Int(ProcessInfo.processInfo.environment["CHORUS_BENCH_COLUMNS"] ?? "") ?? 4096
+        print("MatMul \(rows) x \(columns), one thread; GEMV: GB/s of weights, GEMM (64 rows): GFLOP/s")
+        print("type  path      MB     GEMV GB/s  GEMV us  GEMM GFLOP/s  GEMM ms")
+        for type in int8Types {
+            let test = ProductCase(type, rows: rows, columns: columns, xRows: 64, seed: 1)
+            let q = test.activations()
+            var y = [Float](repeating: 0, count: 64 * rows)
+            let megabytes = Double(rows * type.rowBytes(columns: columns)!) / 1e6
+            forEachPath { path in
+                test.withMatrix { w in
+                    y.withUnsafeMutableBufferPointer { out in
+                        let gemv = bestSeconds { MatMul.multiply(w, q, xRows: 1, into: out.baseAddress!, yStride: rows, rows: 0..<rows) }
+                        let gemm = path == .swift ? .nan : bestSeconds {
+                            MatMul.multiply(w, q, xRows: 64, into: out.baseAddress!, yStride: rows, rows: 0..<rows)
+                        }
+                        let flops = 2.0 * Double(rows * columns) * 64
+                        print(String(format: "%-5@ %-8@ %6.2f  %9.1f  %7.0f  %12.1f  %7.2f", type.name, "\(path)", megabytes,
+                                     megabytes / 1e3 / gemv, gemv * 1e6, flops / gemm / 1e9, gemm * 1e3))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The fastest of several timed runs, each repeating `body` for at least 50 ms.
+private func bestSeconds(_ body: () -> Void) -> Double {
+    body()
+    var best = Double.infinity
+    for _ in 0..<5 {
+        let clock = ContinuousClock()
+        var n = 0
+        let start = clock.now
+        var elapsed = Duration.zero
+        repeat {
+            body()
+            n += 1
+            elapsed = clock.now - start
+        } while elapsed < .milliseconds(50)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        best = min(best, seconds / Double(n))
+    }
+    return best
+}

@@ -31,7 +31,10 @@ final class Scratch: @unchecked Sendable {
     var logitCapacityRows: Int
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
-    init(config c: ModelConfig, maxBatch: Int, contextCapacity: Int, threads: Int) {
+    /// Formats each activation buffer is quantised into: those its consumers' weight types need.
+    let hiddenFormats: ActivationFormats
+
+    init(config c: ModelConfig, weights: ModelWeights, maxBatch: Int, contextCapacity: Int, threads: Int) {
         self.maxBatch = maxBatch
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
@@ -50,9 +53,14 @@ final class Scratch: @unchecked Sendable {
         ropeTables = buffer(maxBatch * c.ropeDimensions)
         headAccumulators = .allocate(capacity: threads * c.headDimension)
         headAccumulators.initialize(repeating: 0, count: threads * c.headDimension)
-        quantizedModel = QuantizedActivations(maxRows: maxBatch, columns: c.embeddingLength)
-        quantizedAttention = QuantizedActivations(maxRows: maxBatch, columns: c.queryWidth)
-        quantizedHidden = QuantizedActivations(maxRows: maxBatch, columns: c.feedForwardLength)
+        let layers = weights.layers
+        let modelFormats = MatMul.activationFormats(
+            for: [weights.output.type] + layers.flatMap { [$0.query.type, $0.key.type, $0.value.type, $0.gate.type, $0.up.type] })
+        hiddenFormats = MatMul.activationFormats(for: layers.map(\.down.type))
+        quantizedModel = QuantizedActivations(maxRows: maxBatch, columns: c.embeddingLength, formats: modelFormats)
+        quantizedAttention = QuantizedActivations(maxRows: maxBatch, columns: c.queryWidth,
+                                                  formats: MatMul.activationFormats(for: layers.map(\.output.type)))
+        quantizedHidden = QuantizedActivations(maxRows: maxBatch, columns: c.feedForwardLength, formats: hiddenFormats)
         logitCapacityRows = 1
         logits = buffer(c.vocabularySize)
         allocations = [x, normed, q, k, v, attention, projected, gate, up, ropeTables]

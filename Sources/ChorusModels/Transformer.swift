@@ -45,7 +45,8 @@ public final class Transformer: @unchecked Sendable {
         self.maxBatch = max(1, maxBatch)
         self.contextCapacity = contextCapacity
         weights = try ModelWeights(file: file, config: config)
-        scratch = Scratch(config: config, maxBatch: self.maxBatch, contextCapacity: contextCapacity, threads: pool.threadCount)
+        scratch = Scratch(config: config, weights: weights, maxBatch: self.maxBatch, contextCapacity: contextCapacity,
+                          threads: pool.threadCount)
         ropes = (0..<config.layerCount).map { layer in
             let local = config.slidingWindow[layer] != nil
             let base = local ? (config.localRopeBase ?? config.ropeBase) : config.ropeBase
@@ -157,7 +158,9 @@ public final class Transformer: @unchecked Sendable {
 
             // gate, up = W x; hidden = act(gate) * up, quantised block by block in the same region
             time(.matmul(layer.gate.type)) {
-                pool.parallelFor(ffn, grain: 32) { range in
+                // Ranges end on quantisation-block boundaries so each thread quantises what it computed.
+                let grain = s.hiddenFormats.contains(.k256) ? 256 : 32
+                pool.parallelFor(ffn, grain: grain) { range in
                     MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range)
                     MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range)
                     for t in 0..<n {
@@ -166,7 +169,7 @@ public final class Transformer: @unchecked Sendable {
                         case .silu: VectorOps.swiglu(g, u, range.count)
                         case .geluTanh: VectorOps.geglu(g, u, range.count)
                         }
-                        quantizeRowQ8(g, into: s.quantizedHidden.row(t) + range.lowerBound / 32, blocks: range.count / 32)
+                        s.quantizedHidden.quantize(row: t, columns: range, from: g)
                     }
                 }
             }

@@ -11,14 +11,23 @@ enum SuperBlockLanes {
 
     /// Activation values 32c..32c+31.
     @inline(__always)
-    static func chunk(_ x: UnsafeRawPointer, _ c: Int) -> SIMD32<Int8> {
-        x.loadUnaligned(fromByteOffset: 4 + 32 * c, as: SIMD32<Int8>.self)
+    static func chunk(_ x: UnsafeRawPointer, _ c: Int) -> Bytes32 {
+        x.loadUnaligned(fromByteOffset: 4 + 32 * c, as: Bytes32.self)
     }
 
-    /// The 16 sums of 16 activation values.
+    /// Sum of activation values 16i..16i+15.
     @inline(__always)
-    static func bsums(_ x: UnsafeRawPointer) -> SIMD16<Int32> {
-        SIMD16<Int32>(truncatingIfNeeded: x.loadUnaligned(fromByteOffset: 260, as: SIMD16<Int16>.self))
+    static func bsum(_ x: UnsafeRawPointer, _ i: Int) -> Int32 {
+        Int32(x.load(fromByteOffset: 260 + 2 * i, as: Int16.self))
+    }
+
+    /// Lane l = w(2l) * bsum(2l) + w(2l+1) * bsum(2l+1): the 16 per-sub-block weights (mins or
+    /// scales) against the activation sums, paired into 8 lanes as vpmaddwd pairs them.
+    @inline(__always)
+    static func pairedWithBsums(_ x: UnsafeRawPointer, _ w: (Int) -> Int32) -> SIMD8<Int32> {
+        var out = SIMD8<Int32>()
+        for l in 0..<8 { out[l] = w(2 * l) &* bsum(x, 2 * l) &+ w(2 * l + 1) &* bsum(x, 2 * l + 1) }
+        return out
     }
 
     /// Scale `lo` for lanes 0-3, `hi` for lanes 4-7.
@@ -28,7 +37,12 @@ enum SuperBlockLanes {
         return SIMD8(l, l, l, l, h, h, h, h)
     }
 
+    @inline(__always)
+    static func bits(_ v: Bytes32, shift n: Int, mask: UInt8) -> Bytes32 {
+        shiftRight(v, by: n, mask: mask)
+    }
+
     /// 32 bytes of weights at `p`.
     @inline(__always)
-    static func bytes(_ p: UnsafeRawPointer) -> SIMD32<UInt8> { p.loadUnaligned(as: SIMD32<UInt8>.self) }
+    static func bytes(_ p: UnsafeRawPointer) -> Bytes32 { loadBytes32(p) }
 }

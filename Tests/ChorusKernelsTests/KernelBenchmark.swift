@@ -8,6 +8,8 @@ import Testing
 ///   CHORUS_KERNEL_BENCH=1 swift test -c release --filter kernelThroughput
 /// GEMV (1 activation row) is reported as GB/s of weights streamed, GEMM (64 rows) as GFLOP/s
 /// (2 * rows * columns * 64 per product). The activation quantisation is not timed.
+/// CHORUS_BENCH_ROWS / CHORUS_BENCH_COLUMNS change the shape (default 2048 x 4096),
+/// CHORUS_BENCH_TYPES=Q4_K,Q6_K limits the types.
 extension MatMulPathTests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CHORUS_KERNEL_BENCH"] == "1"))
     func kernelThroughput() {
@@ -15,7 +17,8 @@ extension MatMulPathTests {
         let columns = Int(ProcessInfo.processInfo.environment["CHORUS_BENCH_COLUMNS"] ?? "") ?? 4096
         print("MatMul \(rows) x \(columns), one thread; GEMV: GB/s of weights, GEMM (64 rows): GFLOP/s")
         print("type  path      MB     GEMV GB/s  GEMV us  GEMM GFLOP/s  GEMM ms")
-        for type in int8Types {
+        let only = ProcessInfo.processInfo.environment["CHORUS_BENCH_TYPES"]?.split(separator: ",").map(String.init)
+        for type in int8Types where only?.contains(type.name) ?? true {
             let test = ProductCase(type, rows: rows, columns: columns, xRows: 64, seed: 1)
             let q = test.activations()
             var y = [Float](repeating: 0, count: 64 * rows)

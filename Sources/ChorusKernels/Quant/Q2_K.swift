@@ -42,17 +42,15 @@ public enum Q2_K: Int8KDotFormat {
             let block = row + b * 84
             let xb = UnsafeRawPointer(x + b)
             let xd = SuperBlockLanes.scale(xb)
-            let scales = block.loadUnaligned(as: SIMD16<UInt8>.self)
-            let mins = SIMD16<Int32>(truncatingIfNeeded: scales &>> 4)
-            let products = mins &* SuperBlockLanes.bsums(xb)
-            acc.add(products.evenHalf &+ products.oddHalf, scale: -xd * loadHalf(block, 82))
+            func scale(_ i: Int) -> UInt8 { block.load(fromByteOffset: i, as: UInt8.self) }
+            acc.add(SuperBlockLanes.pairedWithBsums(xb) { Int32(scale($0) >> 4) }, scale: -xd * loadHalf(block, 82))
             var sumi = SIMD8<Int32>()
             for h in 0..<2 {
                 let bits = SuperBlockLanes.bytes(block + 16 + 32 * h)
                 for k in 0..<4 {
                     let c = 4 * h + k
-                    let q = (bits &>> UInt8(2 * k)) & 3
-                    sumi &+= laneDot(q, SuperBlockLanes.chunk(xb, c)) &* SuperBlockLanes.pair(scales[2 * c] & 0x0F, scales[2 * c + 1] & 0x0F)
+                    let q = SuperBlockLanes.bits(bits, shift: 2 * k, mask: 3)
+                    sumi &+= laneDot(q, SuperBlockLanes.chunk(xb, c)) &* SuperBlockLanes.pair(scale(2 * c) & 0x0F, scale(2 * c + 1) & 0x0F)
                 }
             }
             acc.add(sumi, scale: xd * loadHalf(block, 80))

@@ -48,8 +48,8 @@ public enum Q3_K: Int8KDotFormat {
                 let bits = SuperBlockLanes.bytes(block + 32 + 32 * h)
                 for k in 0..<4 {
                     let c = 4 * h + k
-                    let low = (bits &>> UInt8(2 * k)) & 3
-                    let hi = (((high &>> UInt8(c)) & 1) ^ 1) &<< 2
+                    let low = SuperBlockLanes.bits(bits, shift: 2 * k, mask: 3)
+                    let hi = shiftLeft(SuperBlockLanes.bits(high, shift: c, mask: 1) ^ byteMask(1), by: 2)
                     let xv = SuperBlockLanes.chunk(xb, c)
                     let scales = SuperBlockLanes.pair(KQuantScales.q3Scale(2 * c, block + 96), KQuantScales.q3Scale(2 * c + 1, block + 96))
                     sumi &+= (laneDot(low, xv) &- laneDot(hi, xv)) &* scales

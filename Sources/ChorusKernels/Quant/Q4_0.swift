@@ -20,11 +20,10 @@ public enum Q4_0: Int8DotFormat {
     @inline(__always)
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8Block>, blocks: Int) -> Float {
         var acc = LaneAccumulator()
-        let eight = SIMD32<UInt8>(repeating: 8)
         for b in 0..<blocks {
             let block = row + b * 18
             let xq = loadQs(x + b)
-            let ints = laneDot(unpackNibbles(block + 2), xq) &- laneDot(eight, xq)
+            let ints = laneDot(unpackNibbles(block + 2), xq, minus: 8)
             acc.add(ints, scale: loadHalf(block, 0) * x[b].d)
         }
         return acc.total

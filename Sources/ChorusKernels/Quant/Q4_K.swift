@@ -37,16 +37,15 @@ public enum Q4_K: Int8KDotFormat {
             let block = row + b * 144
             let xb = UnsafeRawPointer(x + b)
             let xd = SuperBlockLanes.scale(xb)
-            let bs = SuperBlockLanes.bsums(xb)
             var prod = SIMD4<Int32>()
             var sumi = SIMD8<Int32>()
             for j in 0..<4 {
                 let (s1, m1) = KQuantScales.scaleMin(2 * j, block + 4)
                 let (s2, m2) = KQuantScales.scaleMin(2 * j + 1, block + 4)
-                prod[j] = Int32(m1) &* (bs[4 * j] &+ bs[4 * j + 1]) &+ Int32(m2) &* (bs[4 * j + 2] &+ bs[4 * j + 3])
+                prod[j] = Int32(m1) &* (SuperBlockLanes.bsum(xb, 4 * j) &+ SuperBlockLanes.bsum(xb, 4 * j + 1)) &+ Int32(m2) &* (SuperBlockLanes.bsum(xb, 4 * j + 2) &+ SuperBlockLanes.bsum(xb, 4 * j + 3))
                 let bits = SuperBlockLanes.bytes(block + 16 + 32 * j)
-                sumi &+= laneDot(bits & 0x0F, SuperBlockLanes.chunk(xb, 2 * j)) &* Int32(s1)
-                sumi &+= laneDot(bits &>> 4, SuperBlockLanes.chunk(xb, 2 * j + 1)) &* Int32(s2)
+                sumi &+= laneDot(bits & byteMask(0x0F), SuperBlockLanes.chunk(xb, 2 * j)) &* Int32(s1)
+                sumi &+= laneDot(SuperBlockLanes.bits(bits, shift: 4, mask: 0x0F), SuperBlockLanes.chunk(xb, 2 * j + 1)) &* Int32(s2)
             }
             minLanes.addProduct(SIMD4(repeating: -xd * loadHalf(block, 2)), SIMD4<Float>(prod))
             acc.add(sumi, scale: xd * loadHalf(block, 0))

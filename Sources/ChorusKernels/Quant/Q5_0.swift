@@ -26,12 +26,11 @@ public enum Q5_0: Int8DotFormat {
     @inline(__always)
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8Block>, blocks: Int) -> Float {
         var acc = LaneAccumulator()
-        let sixteen = SIMD32<UInt8>(repeating: 16)
         for b in 0..<blocks {
             let block = row + b * 22
             let xq = loadQs(x + b)
             let q = unpackNibbles(block + 6) | fifthBits(block + 2)
-            acc.add(laneDot(q, xq) &- laneDot(sixteen, xq), scale: loadHalf(block, 0) * x[b].d)
+            acc.add(laneDot(q, xq, minus: 16), scale: loadHalf(block, 0) * x[b].d)
         }
         return acc.total
     }
@@ -39,9 +38,13 @@ public enum Q5_0: Int8DotFormat {
 
 /// Bit i of the little-endian u32 at `p`, moved to 16 (the fifth bit of weight i) in byte i.
 @inlinable @inline(__always)
-func fifthBits(_ p: UnsafeRawPointer) -> SIMD32<UInt8> {
-    let qh = p.loadUnaligned(as: UInt32.self)
-    var out = SIMD32<UInt8>()
-    for i in 0..<32 { out[i] = UInt8(truncatingIfNeeded: (qh >> UInt32(i)) & 1) &<< 4 }
-    return out
+func fifthBits(_ p: UnsafeRawPointer) -> Bytes32 {
+    // Byte i of `spread` is byte i / 8 of qh; the mask keeps its bit i % 8.
+    let qh = UInt64(p.loadUnaligned(as: UInt32.self))
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let spread = SIMD4<UInt64>((qh & 0xFF) &* ones, ((qh >> 8) & 0xFF) &* ones, ((qh >> 16) & 0xFF) &* ones, (qh >> 24) &* ones)
+    let select = SIMD8<UInt16>(0x0201, 0x0804, 0x2010, 0x8040, 0x0201, 0x0804, 0x2010, 0x8040)
+    let bits = unsafeBitCast(spread, to: Bytes32.self) & Bytes32(lowHalf: select, highHalf: select)
+    // A set bit (a power of two) plus 0x7F reaches 0x80, zero does not; 0x80 >> 3 = 16.
+    return shiftRight((bits &+ byteMask(0x7F)) & byteMask(0x80), by: 3, mask: 0x10)
 }

@@ -42,17 +42,16 @@ public enum Q5_K: Int8KDotFormat {
             let block = row + b * 176
             let xb = UnsafeRawPointer(x + b)
             let xd = SuperBlockLanes.scale(xb)
-            let bs = SuperBlockLanes.bsums(xb)
             let high = SuperBlockLanes.bytes(block + 16)
             var mins: Int32 = 0
             var sumi = SIMD8<Int32>()
             for j in 0..<4 {
                 let (s1, m1) = KQuantScales.scaleMin(2 * j, block + 4)
                 let (s2, m2) = KQuantScales.scaleMin(2 * j + 1, block + 4)
-                mins &+= Int32(m1) &* (bs[4 * j] &+ bs[4 * j + 1]) &+ Int32(m2) &* (bs[4 * j + 2] &+ bs[4 * j + 3])
+                mins &+= Int32(m1) &* (SuperBlockLanes.bsum(xb, 4 * j) &+ SuperBlockLanes.bsum(xb, 4 * j + 1)) &+ Int32(m2) &* (SuperBlockLanes.bsum(xb, 4 * j + 2) &+ SuperBlockLanes.bsum(xb, 4 * j + 3))
                 let bits = SuperBlockLanes.bytes(block + 48 + 32 * j)
-                let lo = (bits & 0x0F) | (((high &>> UInt8(2 * j)) & 1) &<< 4)
-                let hi = (bits &>> 4) | (((high &>> UInt8(2 * j + 1)) & 1) &<< 4)
+                let lo = (bits & byteMask(0x0F)) | shiftLeft(SuperBlockLanes.bits(high, shift: 2 * j, mask: 1), by: 4)
+                let hi = SuperBlockLanes.bits(bits, shift: 4, mask: 0x0F) | shiftLeft(SuperBlockLanes.bits(high, shift: 2 * j + 1, mask: 1), by: 4)
                 sumi &+= laneDot(lo, SuperBlockLanes.chunk(xb, 2 * j)) &* Int32(s1)
                 sumi &+= laneDot(hi, SuperBlockLanes.chunk(xb, 2 * j + 1)) &* Int32(s2)
             }

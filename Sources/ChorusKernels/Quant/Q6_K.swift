@@ -46,23 +46,22 @@ public enum Q6_K: Int8KDotFormat {
         for b in 0..<blocks {
             let block = row + b * 210
             let xb = UnsafeRawPointer(x + b)
-            let scales = SIMD16<Int32>(truncatingIfNeeded: (block + 192).loadUnaligned(as: SIMD16<Int8>.self))
-            let offsets = scales &* SuperBlockLanes.bsums(xb)
+            func scale(_ i: Int) -> Int32 { Int32(block.load(fromByteOffset: 192 + i, as: Int8.self)) }
             var sumi = SIMD8<Int32>()
             for h in 0..<2 {
                 let l1 = SuperBlockLanes.bytes(block + 64 * h), l2 = SuperBlockLanes.bytes(block + 64 * h + 32)
                 let hb = SuperBlockLanes.bytes(block + 128 + 32 * h)
                 for k in 0..<4 {
                     let c = 4 * h + k
-                    let source: SIMD32<UInt8> = k % 2 == 0 ? l1 : l2
-                    let low: SIMD32<UInt8> = k < 2 ? source & 0x0F : source &>> 4
-                    let twoBits: SIMD32<UInt8> = (hb &>> UInt8(2 * k)) & 3
-                    let q: SIMD32<UInt8> = low | (twoBits &<< 4)
+                    let source = k % 2 == 0 ? l1 : l2
+                    let low = SuperBlockLanes.bits(source, shift: k < 2 ? 0 : 4, mask: 0x0F)
+                    let twoBits = SuperBlockLanes.bits(hb, shift: 2 * k, mask: 3)
+                    let q = low | shiftLeft(twoBits, by: 4)
                     let xv = SuperBlockLanes.chunk(xb, c)
-                    sumi &+= laneDot(q, xv) &* SuperBlockLanes.pair(scales[2 * c], scales[2 * c + 1])
+                    sumi &+= laneDot(q, xv) &* SuperBlockLanes.pair(scale(2 * c), scale(2 * c + 1))
                 }
             }
-            sumi &-= (offsets.evenHalf &+ offsets.oddHalf) &<< 5
+            sumi &-= SuperBlockLanes.pairedWithBsums(xb, scale) &<< 5
             acc.add(sumi, scale: SuperBlockLanes.scale(xb) * loadHalf(block, 208))
         }
         return acc.total

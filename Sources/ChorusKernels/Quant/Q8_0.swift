@@ -15,19 +15,14 @@ public enum Q8_0: Int8DotFormat {
         }
     }
 
-    /// |q| times x with q's sign moved onto x (wrapping), as `vpsignb` does, so the unsigned-by-signed
-    /// multiply-add applies.
+    /// Lanes of q * x, the integers ggml's sign trick (|q| times x with q's sign) produces.
     @inline(__always)
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8Block>, blocks: Int) -> Float {
         var acc = LaneAccumulator()
         for b in 0..<blocks {
             let block = row + b * 34
-            let q = (block + 2).loadUnaligned(as: SIMD32<Int8>.self)
-            let xq = loadQs(x + b)
-            let magnitude = SIMD32<UInt8>(truncatingIfNeeded: q.replacing(with: 0 &- q, where: q .< 0))
-            var signed = xq.replacing(with: 0 &- xq, where: q .< 0)
-            signed.replace(with: 0, where: q .== 0)
-            acc.add(laneDot(magnitude, signed), scale: loadHalf(block, 0) * x[b].d)
+            let q = loadBytes32(block + 2)
+            acc.add(laneDotSigned(q, loadQs(x + b)), scale: loadHalf(block, 0) * x[b].d)
         }
         return acc.total
     }

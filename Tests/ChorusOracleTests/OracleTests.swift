@@ -7,7 +7,12 @@ import Testing
 /// ids exact, greedy continuations exact for 8 steps up to a near-tie with log-probabilities within
 /// 0.05, perplexity within 1%. Heavy: run in release (`swift test -c release`).
 @Suite(.serialized) struct OracleTests {
-    static let models = ["smollm2-135m"]
+    static let models = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+    /// Models whose greedy steps reproduce llama.cpp's to the bit. The others hold Q4_K weights, which
+    /// the reference llama.cpp repacks on AVX2 into 8x8 interleaved blocks with their own rounding order
+    /// (with --no-repack llama.cpp and Chorus agree exactly); until Chorus offers that order their
+    /// log-probabilities differ by up to ~0.1, so they are held to tokenizer and perplexity checks.
+    static let exactGreedyModels = ["smollm2-135m"]
 
     static func load(_ id: String, context: Int = 1024) throws -> LanguageModel {
         try LanguageModel.load(try TestModels.path(id), threads: 2, context: context, maxBatch: 64)
@@ -23,7 +28,7 @@ import Testing
         }
     }
 
-    @Test(arguments: models)
+    @Test(arguments: exactGreedyModels)
     func greedyContinuationsMatch(model id: String) throws {
         let oracle = try Oracle.load(id)
         let model = try Self.load(id)

@@ -27,6 +27,9 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "C
 
 # Byte offsets of the f16 scales to overwrite with sane values, and the range of each.
 SCALES = {
+    T.Q4_0: [(0, -0.05, 0.05)],
+    T.Q4_1: [(0, 0.0, 0.05), (2, -0.1, 0.1)],
+    T.Q8_0: [(0, -0.05, 0.05)],
     T.Q5_0: [(0, -0.05, 0.05)],
     T.Q5_1: [(0, 0.0, 0.05), (2, -0.1, 0.1)],
     T.Q2_K: [(80, 0.0, 0.02), (82, 0.0, 0.02)],
@@ -35,7 +38,7 @@ SCALES = {
     T.Q5_K: [(0, 0.0, 0.02), (2, 0.0, 0.02)],
     T.Q6_K: [(208, -0.01, 0.01)],
 }
-BLOCKS = {T.Q5_0: 6, T.Q5_1: 6, T.Q2_K: 2, T.Q3_K: 2, T.Q4_K: 2, T.Q5_K: 2, T.Q6_K: 2, T.Q8_K: 2}
+BLOCKS = {T.Q4_0: 6, T.Q4_1: 6, T.Q8_0: 6, T.F16: 64, T.BF16: 64, T.Q5_0: 6, T.Q5_1: 6, T.Q2_K: 2, T.Q3_K: 2, T.Q4_K: 2, T.Q5_K: 2, T.Q6_K: 2, T.Q8_K: 2}
 
 
 def random_blocks(rng, qtype, n):
@@ -44,6 +47,11 @@ def random_blocks(rng, qtype, n):
     for offset, lo, hi in SCALES.get(qtype, []):
         h = rng.uniform(lo, hi, size=n).astype(np.float16).view(np.uint8).reshape(n, 2)
         raw[:, offset:offset + 2] = h
+    if qtype in (T.F16, T.BF16):  # finite values only: random normals in the format's own bits
+        values = rng.normal(0, 2, size=n).astype(np.float32)
+        if qtype == T.F16:
+            return values.astype(np.float16).view(np.uint8).reshape(n, 2)
+        return (values.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8).reshape(n, 2)
     if qtype == T.Q8_K:
         raw[:, 0:4] = rng.uniform(1e-4, 2e-2, size=n).astype(np.float32).view(np.uint8).reshape(n, 4)
         raw[:, 4:260][raw[:, 4:260] == 0x80] = 0x81  # ggml's Q8_K quantiser never writes -128

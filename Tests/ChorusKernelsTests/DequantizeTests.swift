@@ -3,7 +3,7 @@ import ChorusKernels
 import Testing
 
 /// The reference dequantisers against the `gguf` package's numpy implementation.
-@Test(arguments: [GGMLType.q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K])
+@Test(arguments: [GGMLType.f16, .bf16, .q4_0, .q4_1, .q8_0, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K])
 func dequantizeMatchesGGUFPackage(type: GGMLType) throws {
     let fixture: QuantFixture = try Fixtures.load("quant-\(type.name).json")
     #expect(fixture.ggmlType == type.rawValue)

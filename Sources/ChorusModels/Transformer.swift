@@ -30,6 +30,11 @@ public final class Transformer: @unchecked Sendable {
     let ropes: [RoPE]
     /// Per-operator timing, when profiling is on.
     public var profiler: OperatorProfiler?
+    /// How each operator class is split across the pool's compute units (even by default). Any
+    /// valid plan gives the same bits; it only changes who computes which rows.
+    public var plan: PartitionPlan {
+        didSet { precondition((try? plan.validate(forUnits: pool.threadCount)) != nil, "plan does not fit the pool") }
+    }
     /// Called with intermediate tensors (named as llama.cpp's graph names them, e.g. "kqv_out-3")
     /// and their rows, for comparing against another implementation. Nil in normal runs.
     public var tap: ((String, [Float]) -> Void)?
@@ -44,6 +49,7 @@ public final class Transformer: @unchecked Sendable {
         self.pool = pool
         self.maxBatch = max(1, maxBatch)
         self.contextCapacity = contextCapacity
+        plan = .uniform(units: pool.threadCount)
         weights = try ModelWeights(file: file, config: config)
         scratch = Scratch(config: config, weights: weights, maxBatch: self.maxBatch, contextCapacity: contextCapacity,
                           threads: pool.threadCount)
@@ -123,7 +129,7 @@ public final class Transformer: @unchecked Sendable {
 
             // biases, q/k norms, RoPE; keys and values into their cache slots
             time(.rope) {
-                pool.parallelFor(n, grain: 4) { range in
+                pool.run(n, under: plan, op: .rowwise, grain: 4) { range, _ in
                     for t in range {
                         prepareHeads(row: t, layer: layer, layerIndex: l, position: batch.positions[rows.lowerBound + t],
                                      slot: batch.firstSlot + rows.lowerBound + t, cache: cache)
@@ -138,7 +144,7 @@ public final class Transformer: @unchecked Sendable {
             }
             // attention per (row, head)
             time(.attention) {
-                pool.parallelForIndexed(n * c.headCount, grain: 1) { range, thread in
+                pool.run(n * c.headCount, under: plan, op: .attention) { range, thread in
                     for unit in range {
                         let t = unit / c.headCount, h = unit % c.headCount
                         attend(row: t, head: h, batch: batch, batchRow: rows.lowerBound + t, layer: l, cache: cache, thread: thread)
@@ -147,7 +153,7 @@ public final class Transformer: @unchecked Sendable {
             }
             tap?("kqv_out-\(l)", Array(UnsafeBufferPointer(start: s.attention, count: n * qW)))
             time(.quantize) {
-                pool.parallelFor(n, grain: 4) { range in
+                pool.run(n, under: plan, op: .rowwise, grain: 4) { range, _ in
                     for t in range { s.quantizedAttention.quantize(row: t, from: s.attention + t * qW) }
                 }
             }
@@ -160,7 +166,7 @@ public final class Transformer: @unchecked Sendable {
             time(.matmul(layer.gate.type)) {
                 // Ranges end on quantisation-block boundaries so each thread quantises what it computed.
                 let grain = s.hiddenFormats.contains(.k256) ? 256 : 32
-                pool.parallelFor(ffn, grain: grain) { range in
+                pool.run(ffn, under: plan, op: .linear, grain: grain) { range, _ in
                     MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range)
                     MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range)
                     for t in 0..<n {
@@ -194,7 +200,7 @@ public final class Transformer: @unchecked Sendable {
             tap("result_norm", Array(UnsafeBufferPointer(start: s.normed + (logitRows.count - 1) * d, count: d)))
         }
         time(.matmul(weights.output.type)) {
-            pool.parallelFor(vocab, grain: 64) { range in
+            pool.run(vocab, under: plan, op: .linear, grain: 64) { range, _ in
                 MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
                                 into: s.logits + logitOffset * vocab, yStride: vocab, rows: range)
             }
@@ -210,7 +216,7 @@ public final class Transformer: @unchecked Sendable {
     private func addResidualAndNormalize(rows n: Int, residual: Bool, postNorm: [Float]?, weight: [Float]?) {
         let d = config.embeddingLength, eps = config.normEpsilon, s = scratch
         let q = s.quantizedModel
-        pool.parallelFor(n, grain: 4) { range in
+        pool.run(n, under: plan, op: .rowwise, grain: 4) { range, _ in
             for t in range {
                 let x = s.x + t * d
                 if residual {
@@ -232,7 +238,7 @@ public final class Transformer: @unchecked Sendable {
     /// stacked output rows of all matrices, so the work splits evenly whatever their sizes.
     private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int) {
         let total = parts.reduce(0) { $0 + $1.0.rows }
-        pool.parallelFor(total, grain: 16) { range in
+        pool.run(total, under: plan, op: .linear, grain: 16) { range, _ in
             var base = 0
             for (w, y) in parts {
                 let lo = max(range.lowerBound, base), hi = min(range.upperBound, base + w.rows)

@@ -14,6 +14,7 @@ struct ChorusCommand: AsyncParsableCommand {
             TokenizeCommand.self,
             PerplexityCommand.self,
             BenchCommand.self,
+            UnitsCommand.self,
             InspectCommand.self,
             PipelineCommand.self,
             PullCommand.self,

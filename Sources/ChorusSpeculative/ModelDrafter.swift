@@ -4,8 +4,9 @@ import ChorusModels
 /// the accepted sequence: each round it evaluates the tokens accepted since the last round (the
 /// root last, one causal batch), then expands the tree level by level: the top-b tokens of each
 /// node at depth d become its children, where b is the shape's branching at d. Levels past the
-/// root are evaluated as tree batches over the drafted nodes so far, written past the committed
-/// slots and never committed: the cache rolls back to the accepted prefix by construction.
+/// root are evaluated one row at a time while the tree is still a chain, then as tree batches over
+/// the drafted nodes past the chain; all of it is written past the accepted prefix and trimmed off
+/// after drafting, so the cache always holds the accepted context only.
 public final class ModelDrafter: Drafter {
     public let model: Transformer
     public let cache: KVCache
@@ -39,6 +40,7 @@ public final class ModelDrafter: Drafter {
         cached.append(contentsOf: fresh)
         let committed = cache.count  // == context.count
 
+        var chained = 0  // nodes 1...chained decoded causally into slots committed..<committed + chained
         var level = [0]  // nodes whose logits are in `logits`, row i for level[i]
         for (d, b) in shape.branching.enumerated() {
             var next: [Int] = []
@@ -49,15 +51,25 @@ public final class ModelDrafter: Drafter {
                 }
             }
             if next.isEmpty || d == shape.depth - 1 || tree.count >= room { break }
-            // Evaluate every drafted node so far (a tree batch after the root) for the new level's logits.
-            let nodes = Array(1..<tree.count)
-            let parents = nodes.map { tree.parents[$0] - 1 }  // root's children have parent -1
-            let batch = Batch(tokens: nodes.map { tree.tokens[$0] }, positions: nodes.map { committed - 1 + tree.depths[$0] },
-                              firstSlot: committed, visibility: .tree(parents: parents),
-                              logitRows: next.map { $0 - 1 })
-            logits = try model.forward(batch, cache: cache)
+            if next.count == 1 && chained == tree.count - 2 {
+                // Still a chain: decode the new node causally into the next slot (one row, not the whole chain again).
+                logits = try model.forward(.sequence([tree.tokens[next[0]]], start: committed + chained), cache: cache)
+                chained += 1
+            } else {
+                // Evaluate every drafted node past the chained prefix as a tree batch; the chained nodes
+                // (and the root) are committed slots, visible to every row.
+                let nodes = Array((chained + 1)..<tree.count)
+                let parents = nodes.map { tree.parents[$0] <= chained ? -1 : tree.parents[$0] - chained - 1 }
+                let batch = Batch(tokens: nodes.map { tree.tokens[$0] },
+                                  positions: nodes.map { committed - 1 + tree.depths[$0] },
+                                  firstSlot: committed + chained, visibility: .tree(parents: parents),
+                                  logitRows: next.map { $0 - chained - 1 })
+                logits = try model.forward(batch, cache: cache)
+            }
             level = next
         }
+        // Forget the drafted nodes: the cache holds the accepted context only.
+        cache.trim(to: committed)
         return tree
     }
 }

@@ -57,7 +57,7 @@ import Testing
         let draftModel = try load("smollm2-135m")
         let prompt = model.tokenize(Self.code)
         let expected = try plain(model, prompt, 40)
-        for shape in [try TreeShape.chain(4), try TreeShape(branching: [3, 2, 1]), try TreeShape(branching: [2, 2, 2, 1])] {
+        for shape in [try TreeShape.chain(4), try TreeShape(branching: [3, 2, 1]), try TreeShape(branching: [1, 2, 2, 1])] {
             let drafter = try ModelDrafter(draft: draftModel, target: model)
             let cache = model.makeCache()
             let (ids, stats) = try speculative(model, prompt, 40, drafter: drafter, shape: shape, cache: cache)

@@ -1,14 +1,18 @@
-/// Prompt-lookup drafting: the last k tokens (k = `maxN` down to 1) are searched for earlier in the
+/// Prompt-lookup drafting: the last k tokens (k = `maxN` down to `minN`) are searched for earlier in the
 /// context, latest occurrence first, and what followed each occurrence is proposed. Several matches
 /// with different continuations become branches of the tree (up to the shape's branching); longer
 /// n-gram matches are inserted first. Free to run, and strong on code and edits that repeat the prompt.
 public final class NGramDrafter: Drafter {
     public let maxN: Int
+    /// Shortest n-gram trusted: single-token matches are frequent and often wrong, and on a CPU every
+    /// rejected row costs most of a decoding step.
+    public let minN: Int
     /// Most occurrences looked at per n-gram length.
     public let maxMatches: Int
 
-    public init(maxN: Int = 3, maxMatches: Int = 8) {
+    public init(maxN: Int = 3, minN: Int = 2, maxMatches: Int = 8) {
         self.maxN = max(1, maxN)
+        self.minN = min(max(1, minN), self.maxN)
         self.maxMatches = max(1, maxMatches)
     }
 
@@ -17,7 +21,7 @@ public final class NGramDrafter: Drafter {
         var tree = TokenTree(root: root)
         let count = context.count
         let depth = shape.depth
-        for n in stride(from: min(maxN, count - 1), through: 1, by: -1) {
+        for n in stride(from: min(maxN, count - 1), through: minN, by: -1) {
             let suffixStart = count - n
             var found = 0
             // Latest occurrence first; the occurrence must end before the suffix itself.

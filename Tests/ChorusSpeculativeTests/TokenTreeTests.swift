@@ -54,5 +54,9 @@ import Testing
         #expect(none.count == 1)
         let limited = try drafter.draft(context: context, shape: .chain(4), limit: 3)
         #expect(limited.count == 3)
+        // A single-token match is only trusted when minN allows it.
+        let unigram = [4, 9, 1, 2, 4]
+        #expect(try drafter.draft(context: unigram, shape: .chain(2), limit: 64).count == 1)
+        #expect(try NGramDrafter(minN: 1).draft(context: unigram, shape: .chain(2), limit: 64).tokens == [4, 9, 1])
     }
 }

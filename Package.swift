@@ -34,16 +34,17 @@ let package = Package(
         .target(name: "ChorusTokenizers", dependencies: ["ChorusGGUF"]),
         .target(name: "ChorusModels", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(name: "ChorusPipeline"),
+        .target(name: "ChorusSpeculative", dependencies: ["ChorusModels", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(
             name: "Chorus",
             dependencies: [
-                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline",
+                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline", "ChorusSpeculative",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: []),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", "ChorusPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"], exclude: ["Fixtures"]),
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "ChorusOracleTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
+        .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
     ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Chorus
+import ChorusSpeculative
 
 /// `chorus generate PROMPT`: continue a prompt, streaming the text to stdout.
 struct GenerateCommand: ParsableCommand {
@@ -12,34 +13,87 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customShort("n"), help: "Maximum number of new tokens.") var maxTokens: Int = 128
     @Flag(help: "Wrap the prompt as one user turn in the model's chat template.") var chat = false
     @Flag(help: "Print one JSON object with ids, text and speeds instead of streaming text.") var json = false
+    @Option(help: "Speculative decoding: a draft model sharing the target's tokenizer (catalog id or .gguf path), or `ngram` for prompt lookup. Greedy only (--temperature 0).")
+    var draft: String?
+    @Option(help: "Token-tree shape for --draft: children per node at each depth, e.g. 3,2,1.") var tree: String?
+    @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).") var draftLength: Int?
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("-n must be >= 0") }
+        if draft == nil, tree != nil || draftLength != nil { throw ValidationError("--tree and --draft-length need --draft") }
+        if tree != nil, draftLength != nil { throw ValidationError("give either --tree or --draft-length, not both") }
+        if let draftLength, draftLength < 1 || draftLength > 63 { throw ValidationError("--draft-length must be between 1 and 63") }
+        if let tree {
+            do { _ = try TreeShape.parse(tree) } catch { throw ValidationError("--tree: \(error)") }
+        }
+        if draft != nil {
+            guard sampling.temperature == 0 else {
+                throw ValidationError("--draft verifies greedily for now: pass --temperature 0 (sampling verification is not implemented yet)")
+            }
+            guard sampling.repeatPenalty == 1 else { throw ValidationError("--draft does not support --repeat-penalty yet") }
+        }
+    }
+
+    /// The tree shape for --draft: --tree, else a chain of --draft-length (4).
+    var shape: TreeShape {
+        get throws { try tree.map(TreeShape.parse) ?? TreeShape.chain(draftLength ?? 4) }
     }
 
     func run() throws {
-        let model = try options.load()
+        let shape = try shape
+        let model = try options.load(maxBatch: max(64, shape.nodeCount + 1))
         let text = chat ? try model.chatPrompt(prompt) : prompt
         let promptIDs = model.tokenize(text, addSpecial: true, parseSpecial: true)
         let cache = model.makeCache()
-        let result = try Generator(model: model).generate(
-            promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, sampling: sampling.parameters
-        ) { _, piece in
-            if !json { Output.stream(piece) }
-            return true
+        let result: GenerationResult
+        var statistics: SpeculativeStatistics?
+        if let draft {
+            let drafter: any Drafter
+            if draft == "ngram" {
+                drafter = NGramDrafter()
+            } else {
+                let draftModel = try LanguageModel.load(draft, threads: options.threads, context: model.contextLength,
+                                                        maxBatch: max(64, shape.nodeCount + 1),
+                                                        store: ModelStore(progress: .standardError()))
+                drafter = try ModelDrafter(draft: draftModel, target: model)
+            }
+            (result, statistics) = try Generator(model: model).generateSpeculative(
+                promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, drafter: drafter, shape: shape
+            ) { _, piece in
+                if !json { Output.stream(piece) }
+                return true
+            }
+        } else {
+            result = try Generator(model: model).generate(
+                promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, sampling: sampling.parameters
+            ) { _, piece in
+                if !json { Output.stream(piece) }
+                return true
+            }
         }
         if json {
-            try Output.json([
+            var object: [String: Any] = [
                 "prompt_ids": result.promptIDs, "ids": result.ids, "text": result.text,
                 "prompt_tokens_per_second": result.promptTokensPerSecond, "tokens_per_second": result.tokensPerSecond,
                 "stop_reason": result.stopReason.rawValue,
-            ])
+            ]
+            if let s = statistics {
+                object["speculative"] = [
+                    "draft": draft ?? "", "tree": shape.branching, "verifications": s.verifications,
+                    "drafted": s.drafted, "accepted": s.accepted, "acceptance_rate": s.acceptanceRate,
+                    "mean_accepted_length": s.meanAcceptedLength, "tokens_per_verification": s.tokensPerVerification,
+                    "acceptance_by_depth": s.acceptanceByDepth, "draft_seconds": s.draftSeconds,
+                    "verify_seconds": s.verifySeconds, "tokens_per_second": s.tokensPerSecond,
+                ] as [String: Any]
+            }
+            try Output.json(object)
         } else {
             Output.stream("\n")
             Output.standardError(String(
                 format: "prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %@",
                 result.promptIDs.count, result.promptTokensPerSecond, result.ids.count, result.tokensPerSecond,
                 result.stopReason.rawValue))
+            if let statistics { Output.standardError(statistics.summary) }
         }
     }
 }

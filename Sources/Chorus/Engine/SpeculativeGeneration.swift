@@ -1,0 +1,48 @@
+import ChorusModels
+import ChorusSpeculative
+import ChorusTokenizers
+import Foundation
+
+extension ModelDrafter {
+    /// A drafter running `draft` for `target`; refuses models whose vocabularies differ (the same
+    /// ids must mean the same text).
+    public convenience init(draft: LanguageModel, target: LanguageModel) throws {
+        guard draft.tokenizer.vocabularySize == target.tokenizer.vocabularySize else {
+            throw SpeculativeError.vocabularyMismatch(draft: draft.tokenizer.vocabularySize, target: target.tokenizer.vocabularySize)
+        }
+        try self.init(model: draft.transformer, target: target.config, capacity: target.contextLength)
+    }
+}
+
+extension Generator {
+    /// Greedy generation with speculative decoding: the same tokens as `generate` with greedy
+    /// sampling (and no repeat penalty), fewer target forward passes when the drafter guesses well.
+    public func generateSpeculative(promptIDs: [Int], cache: KVCache, maxTokens: Int, drafter: any Drafter,
+                                    shape: TreeShape, onToken: (Int, String) -> Bool = { _, _ in true })
+        throws -> (GenerationResult, SpeculativeStatistics) {
+        guard !promptIDs.isEmpty else { throw EngineError.emptyPrompt }
+        guard promptIDs.count <= cache.capacity else {
+            throw EngineError.promptTooLong(tokens: promptIDs.count, context: cache.capacity)
+        }
+        let speculative = try SpeculativeGenerator(target: model.transformer, drafter: drafter, shape: shape)
+        var decoder = StreamingDecoder(tokenizer: model.tokenizer)
+        var text = ""
+        let result = try speculative.generate(promptIDs: promptIDs, cache: cache, maxTokens: maxTokens,
+                                              stopIDs: Set(model.tokenizer.endOfGenerationIDs)) { id in
+            let piece = decoder.append(id)
+            text += piece
+            return onToken(id, piece)
+        }
+        let reason: StopReason
+        switch result.stop {
+        case .endOfGeneration: reason = .endOfGeneration
+        case .maxTokens: reason = .maxTokens
+        case .contextFull: reason = .contextFull
+        case .stoppedByCaller: reason = .stoppedByCaller
+        }
+        let generation = GenerationResult(promptIDs: promptIDs, ids: result.ids, text: text, stopReason: reason,
+                                          promptSeconds: result.promptSeconds,
+                                          generationSeconds: result.statistics.generationSeconds)
+        return (generation, result.statistics)
+    }
+}

@@ -1,0 +1,33 @@
+/// Proposes a tree of likely continuations for the target model to verify in one forward pass.
+public protocol Drafter: AnyObject {
+    /// Draft a tree rooted at `context.last` (the last accepted token, which the target has not yet
+    /// evaluated), filling at most `shape` and at most `limit` nodes (root included).
+    /// `context` is every token of the sequence so far: prompt, generated tokens, the root last.
+    func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree
+}
+
+/// The k largest entries of `logits` as ids, best first; ties go to the lower id (as arg-max does).
+func topK(_ logits: UnsafeBufferPointer<Float>, _ k: Int) -> [Int] {
+    guard k > 0 else { return [] }
+    var best: [(id: Int, value: Float)] = []
+    best.reserveCapacity(k + 1)
+    for (i, v) in logits.enumerated() {
+        if best.count == k, v <= best[k - 1].value { continue }
+        var j = best.count
+        while j > 0 && best[j - 1].value < v { j -= 1 }
+        best.insert((i, v), at: j)
+        if best.count > k { best.removeLast() }
+    }
+    return best.map(\.id)
+}
+
+/// Index of the largest logit, the first on ties (the greedy sampler's choice).
+func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
+    var best = 0
+    var bestValue = -Float.infinity
+    for (i, v) in logits.enumerated() where v > bestValue {
+        best = i
+        bestValue = v
+    }
+    return best
+}

@@ -1,0 +1,75 @@
+import ChorusModels
+
+/// Drafting with a smaller model that shares the target's tokenizer. It keeps its own KV cache of
+/// the accepted sequence: each round it evaluates the tokens accepted since the last round (the
+/// root last, one causal batch), then expands the tree level by level: the top-b tokens of each
+/// node at depth d become its children, where b is the shape's branching at d. Levels past the
+/// root are evaluated one row at a time while the tree is still a chain, then as tree batches over
+/// the drafted nodes past the chain; all of it is written past the accepted prefix and trimmed off
+/// after drafting, so the cache always holds the accepted context only.
+public final class ModelDrafter: Drafter {
+    public let model: Transformer
+    public let cache: KVCache
+    /// Tokens in `cache` slots 0..<cache.count.
+    private var cached: [Int] = []
+
+    /// - Throws: `SpeculativeError.vocabularyMismatch` when the vocabularies differ.
+    public init(model: Transformer, target: ModelConfig, capacity: Int) throws {
+        guard model.config.vocabularySize == target.vocabularySize else {
+            throw SpeculativeError.vocabularyMismatch(draft: model.config.vocabularySize, target: target.vocabularySize)
+        }
+        self.model = model
+        cache = model.makeCache(capacity: capacity)
+    }
+
+    public func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree {
+        guard let root = context.last else { throw SpeculativeError.invalidShape("drafting needs a context") }
+        var tree = TokenTree(root: root)
+        // Room in the draft cache: committed context plus the drafted nodes below the root.
+        let room = min(limit, cache.capacity - context.count + 1, model.maxBatch + 1)
+        guard room > 1 else { return tree }
+
+        // Roll back to the longest cached prefix of the context, then evaluate the rest (root last).
+        var common = 0
+        let bound = min(cached.count, cache.count, context.count - 1)
+        while common < bound && cached[common] == context[common] { common += 1 }
+        cache.trim(to: common)
+        cached.removeSubrange(common...)
+        let fresh = Array(context[common...])
+        var logits = try model.forward(.sequence(fresh, start: common), cache: cache)
+        cached.append(contentsOf: fresh)
+        let committed = cache.count  // == context.count
+
+        var chained = 0  // nodes 1...chained decoded causally into slots committed..<committed + chained
+        var level = [0]  // nodes whose logits are in `logits`, row i for level[i]
+        for (d, b) in shape.branching.enumerated() {
+            var next: [Int] = []
+            for (row, node) in level.enumerated() {
+                for token in topK(logits.row(row), b) {
+                    guard tree.count < room else { break }
+                    next.append(tree.add(token, parent: node))
+                }
+            }
+            if next.isEmpty || d == shape.depth - 1 || tree.count >= room { break }
+            if next.count == 1 && chained == tree.count - 2 {
+                // Still a chain: decode the new node causally into the next slot (one row, not the whole chain again).
+                logits = try model.forward(.sequence([tree.tokens[next[0]]], start: committed + chained), cache: cache)
+                chained += 1
+            } else {
+                // Evaluate every drafted node past the chained prefix as a tree batch; the chained nodes
+                // (and the root) are committed slots, visible to every row.
+                let nodes = Array((chained + 1)..<tree.count)
+                let parents = nodes.map { tree.parents[$0] <= chained ? -1 : tree.parents[$0] - chained - 1 }
+                let batch = Batch(tokens: nodes.map { tree.tokens[$0] },
+                                  positions: nodes.map { committed - 1 + tree.depths[$0] },
+                                  firstSlot: committed + chained, visibility: .tree(parents: parents),
+                                  logitRows: next.map { $0 - chained - 1 })
+                logits = try model.forward(batch, cache: cache)
+            }
+            level = next
+        }
+        // Forget the drafted nodes: the cache holds the accepted context only.
+        cache.trim(to: committed)
+        return tree
+    }
+}

@@ -17,7 +17,8 @@ public struct Logits: @unchecked Sendable {
 /// buffers and the thread pool its operators are split across.
 ///
 /// One forward pass serves prefill, decoding, perplexity and token-tree verification; every operator
-/// works on output-row ranges so a row's result is the same whatever else is in the batch.
+/// works on output-row ranges so a row's result is the same whatever else is in the batch (for
+/// repackable Q4_K weights only with `llamaCppBatchRounding` off).
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: ModelWeights
@@ -33,6 +34,14 @@ public final class Transformer: @unchecked Sendable {
     /// Called with intermediate tensors (named as llama.cpp's graph names them, e.g. "kqv_out-3")
     /// and their rows, for comparing against another implementation. Nil in normal runs.
     public var tap: ((String, [Float]) -> Void)?
+    /// Whether Q4_K products follow llama.cpp's batch-dependent rounding (the default): on AVX2
+    /// llama.cpp repacks Q4_K matrices with a multiple of 8 rows and computes the first n - n % 4
+    /// rows of an n-row batch with its 4-row gemm, the rest (and every single-token step) with its
+    /// gemv, which round differently (`MatMul.multiply(gemmRows:)`). Then a prompt row's bits
+    /// depend on the batch it came in, as in llama.cpp. False gives every row the single-row order,
+    /// so a row has the same bits alone or in any batch (prefill = token-by-token decoding, tree rows
+    /// = their chains); decoding steps are the same either way. Other weight types are unaffected.
+    public var llamaCppBatchRounding = true
 
     /// - Parameters:
     ///   - contextCapacity: the largest KV cache this model will be asked to use (sizes score scratch).
@@ -112,13 +121,24 @@ public final class Transformer: @unchecked Sendable {
             }
         }
 
+        // llama.cpp's repacked Q4_K runs the first n - n % 4 rows of a product through its 4-row gemm
+        // and the rest through its gemv, which round differently (`MatMul.multiply(gemmRows:)`). In
+        // the last layer it keeps only the rows whose logits are wanted (m rows) through the
+        // feed-forward; when they are the chunk's last rows, row t is in a 4-row group iff t < n - m % 4.
+        let batchRounding = llamaCppBatchRounding
+        let gemmRows = batchRounding ? n - n % 4 : 0
+        let localLogitRows = logitRows.map { $0 - rows.lowerBound }
+        let lastGemmRows = batchRounding && !localLogitRows.isEmpty && localLogitRows == Array(n - localLogitRows.count..<n)
+            ? n - localLogitRows.count % 4 : gemmRows
+
         // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
         time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
         for (l, layer) in weights.layers.enumerated() {
 
             // q, k, v = W x: one region over the rows of all three matrices
             time(.matmul(layer.query.type)) {
-                multiplyStacked([(layer.query, s.q), (layer.key, s.k), (layer.value, s.v)], s.quantizedModel, xRows: n)
+                multiplyStacked([(layer.query, s.q), (layer.key, s.k), (layer.value, s.v)], s.quantizedModel, xRows: n,
+                                gemmRows: gemmRows)
             }
 
             // biases, q/k norms, RoPE; keys and values into their cache slots
@@ -153,7 +173,10 @@ public final class Transformer: @unchecked Sendable {
             }
 
             // projected = Wo attention; x += (post-norm) projected
-            time(.matmul(layer.output.type)) { multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n) }
+            time(.matmul(layer.output.type)) {
+                multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n, gemmRows: gemmRows)
+            }
+            let ffnGemmRows = l + 1 == weights.layers.count ? lastGemmRows : gemmRows
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postAttentionNorm, weight: layer.ffnNorm) }
 
             // gate, up = W x; hidden = act(gate) * up, quantised block by block in the same region
@@ -161,8 +184,10 @@ public final class Transformer: @unchecked Sendable {
                 // Ranges end on quantisation-block boundaries so each thread quantises what it computed.
                 let grain = s.hiddenFormats.contains(.k256) ? 256 : 32
                 pool.parallelFor(ffn, grain: grain) { range in
-                    MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range)
-                    MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range)
+                    MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range,
+                                    gemmRows: ffnGemmRows)
+                    MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range,
+                                    gemmRows: ffnGemmRows)
                     for t in 0..<n {
                         let g = s.gate + t * ffn + range.lowerBound, u = s.up + t * ffn + range.lowerBound
                         switch c.activation {
@@ -173,7 +198,9 @@ public final class Transformer: @unchecked Sendable {
                     }
                 }
             }
-            time(.matmul(layer.down.type)) { multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n) }
+            time(.matmul(layer.down.type)) {
+                multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n, gemmRows: ffnGemmRows)
+            }
             let next = l + 1 < weights.layers.count ? weights.layers[l + 1].attentionNorm : nil
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postFFNNorm, weight: next) }
             tap?("l_out-\(l)", Array(UnsafeBufferPointer(start: s.x, count: n * d)))
@@ -196,7 +223,8 @@ public final class Transformer: @unchecked Sendable {
         time(.matmul(weights.output.type)) {
             pool.parallelFor(vocab, grain: 64) { range in
                 MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
-                                into: s.logits + logitOffset * vocab, yStride: vocab, rows: range)
+                                into: s.logits + logitOffset * vocab, yStride: vocab, rows: range,
+                                gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0)
             }
         }
         tap?("result_output", Array(UnsafeBufferPointer(start: s.logits + (logitOffset + logitRows.count - 1) * vocab, count: vocab)))
@@ -230,13 +258,16 @@ public final class Transformer: @unchecked Sendable {
 
     /// One region computing several products of the same activations; the region's rows are the
     /// stacked output rows of all matrices, so the work splits evenly whatever their sizes.
-    private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int) {
+    private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int,
+                                 gemmRows: Int) {
         let total = parts.reduce(0) { $0 + $1.0.rows }
         pool.parallelFor(total, grain: 16) { range in
             var base = 0
             for (w, y) in parts {
                 let lo = max(range.lowerBound, base), hi = min(range.upperBound, base + w.rows)
-                if lo < hi { MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base)) }
+                if lo < hi {
+                    MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base), gemmRows: gemmRows)
+                }
                 base += w.rows
             }
         }

@@ -52,12 +52,6 @@ DISPATCH(q4_K, ChorusQ8KBlock)
 //   gemm (PER64 = 1): per 64 weights   acc  = fma(float(S_j), d * x.d, acc)
 //                                      accm = fma(float(M_j), dmin * x.d, accm)
 //   result = acc - accm.
-static inline TARGET_AVX2 int32_t hsum_epi32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
 
 #define DEFINE_Q4KX8(NAME, TARGET)                                                                     \
     static inline __attribute__((always_inline)) TARGET void NAME##_row(                              \

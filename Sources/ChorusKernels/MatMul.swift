@@ -57,13 +57,18 @@ public enum MatMul {
     ///     single row gets). llama.cpp puts the first `n - n % 4` rows of an n-row product through
     ///     gemm; 0 (the default) gives every row the single-row order, so the product is batch
     ///     invariant. Other matrices ignore it.
+    ///   - tiled: Q6_K in the order of llama.cpp's tiled K-quant matmul, which llama.cpp takes for
+    ///     products of 8 or more activation rows (every row of such a product). Other types ignore it.
     public static func multiply(
         _ w: WeightMatrix, _ x: QuantizedActivations, xRows: Int,
-        into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>, gemmRows: Int = 0
+        into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>, gemmRows: Int = 0, tiled: Bool = false
     ) {
         precondition(w.columns == x.columns, "\(w.name): \(w.columns) columns, activations have \(x.columns)")
         if w.type == .q4_K && w.rows % 8 == 0 {
             return q4KRepacked(w, x, xRows, y, yStride, rows, gemmRows)
+        }
+        if w.type == .q6_K && tiled {
+            return superBlocks(Q6_KTiled.self, chorus_gemm_q6_K_tiled, w, x, xRows, y, yStride, rows)
         }
         switch w.type {
         case .q4_0: blocks32(Q4_0.self, chorus_gemm_q4_0, w, x, xRows, y, yStride, rows)

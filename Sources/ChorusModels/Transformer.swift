@@ -128,8 +128,11 @@ public final class Transformer: @unchecked Sendable {
         let batchRounding = llamaCppBatchRounding
         let gemmRows = batchRounding ? n - n % 4 : 0
         let localLogitRows = logitRows.map { $0 - rows.lowerBound }
-        let lastGemmRows = batchRounding && !localLogitRows.isEmpty && localLogitRows == Array(n - localLogitRows.count..<n)
-            ? n - localLogitRows.count % 4 : gemmRows
+        let suffix = batchRounding && !localLogitRows.isEmpty && localLogitRows == Array(n - localLogitRows.count..<n)
+        let lastGemmRows = suffix ? n - localLogitRows.count % 4 : gemmRows
+        // Its tiled K-quant matmul takes products of 8 or more rows (Q6_K here).
+        let tiled = batchRounding && n >= 8
+        let lastTiled = suffix ? localLogitRows.count >= 8 : tiled
 
         // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
         time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
@@ -138,7 +141,7 @@ public final class Transformer: @unchecked Sendable {
             // q, k, v = W x: one region over the rows of all three matrices
             time(.matmul(layer.query.type)) {
                 multiplyStacked([(layer.query, s.q), (layer.key, s.k), (layer.value, s.v)], s.quantizedModel, xRows: n,
-                                gemmRows: gemmRows)
+                                gemmRows: gemmRows, tiled: tiled)
             }
 
             // biases, q/k norms, RoPE; keys and values into their cache slots
@@ -174,9 +177,10 @@ public final class Transformer: @unchecked Sendable {
 
             // projected = Wo attention; x += (post-norm) projected
             time(.matmul(layer.output.type)) {
-                multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n, gemmRows: gemmRows)
+                multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n, gemmRows: gemmRows, tiled: tiled)
             }
             let ffnGemmRows = l + 1 == weights.layers.count ? lastGemmRows : gemmRows
+            let ffnTiled = l + 1 == weights.layers.count ? lastTiled : tiled
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postAttentionNorm, weight: layer.ffnNorm) }
 
             // gate, up = W x; hidden = act(gate) * up, quantised block by block in the same region
@@ -185,9 +189,9 @@ public final class Transformer: @unchecked Sendable {
                 let grain = s.hiddenFormats.contains(.k256) ? 256 : 32
                 pool.parallelFor(ffn, grain: grain) { range in
                     MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range,
-                                    gemmRows: ffnGemmRows)
+                                    gemmRows: ffnGemmRows, tiled: ffnTiled)
                     MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range,
-                                    gemmRows: ffnGemmRows)
+                                    gemmRows: ffnGemmRows, tiled: ffnTiled)
                     for t in 0..<n {
                         let g = s.gate + t * ffn + range.lowerBound, u = s.up + t * ffn + range.lowerBound
                         switch c.activation {
@@ -199,7 +203,7 @@ public final class Transformer: @unchecked Sendable {
                 }
             }
             time(.matmul(layer.down.type)) {
-                multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n, gemmRows: ffnGemmRows)
+                multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n, gemmRows: ffnGemmRows, tiled: ffnTiled)
             }
             let next = l + 1 < weights.layers.count ? weights.layers[l + 1].attentionNorm : nil
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postFFNNorm, weight: next) }
@@ -224,7 +228,8 @@ public final class Transformer: @unchecked Sendable {
             pool.parallelFor(vocab, grain: 64) { range in
                 MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
                                 into: s.logits + logitOffset * vocab, yStride: vocab, rows: range,
-                                gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0)
+                                gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0,
+                                tiled: batchRounding && logitRows.count >= 8)
             }
         }
         tap?("result_output", Array(UnsafeBufferPointer(start: s.logits + (logitOffset + logitRows.count - 1) * vocab, count: vocab)))
@@ -259,14 +264,15 @@ public final class Transformer: @unchecked Sendable {
     /// One region computing several products of the same activations; the region's rows are the
     /// stacked output rows of all matrices, so the work splits evenly whatever their sizes.
     private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int,
-                                 gemmRows: Int) {
+                                 gemmRows: Int, tiled: Bool) {
         let total = parts.reduce(0) { $0 + $1.0.rows }
         pool.parallelFor(total, grain: 16) { range in
             var base = 0
             for (w, y) in parts {
                 let lo = max(range.lowerBound, base), hi = min(range.upperBound, base + w.rows)
                 if lo < hi {
-                    MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base), gemmRows: gemmRows)
+                    MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base), gemmRows: gemmRows,
+                                    tiled: tiled)
                 }
                 base += w.rows
             }

@@ -37,13 +37,13 @@ struct ProductCase {
     }
 
     /// y[j * rows + r] for the given activations, weight rows split at `splits`.
-    func product(_ q: QuantizedActivations, xRows n: Int, splits: [Int] = [], gemmRows: Int = 0) -> [Float] {
+    func product(_ q: QuantizedActivations, xRows n: Int, splits: [Int] = [], gemmRows: Int = 0, tiled: Bool = false) -> [Float] {
         var y = [Float](repeating: .nan, count: n * rows)
         let bounds = [0] + splits + [rows]
         withMatrix { w in
             y.withUnsafeMutableBufferPointer { out in
                 for (lo, hi) in zip(bounds, bounds.dropFirst()) {
-                    MatMul.multiply(w, q, xRows: n, into: out.baseAddress!, yStride: rows, rows: lo..<hi, gemmRows: gemmRows)
+                    MatMul.multiply(w, q, xRows: n, into: out.baseAddress!, yStride: rows, rows: lo..<hi, gemmRows: gemmRows, tiled: tiled)
                 }
             }
         }
@@ -191,6 +191,36 @@ func forEachPath(_ body: (MatMul.Path) -> Void) {
         #expect(zip(gemv, gemm).contains { $0.bitPattern != $1.bitPattern })
         #expect(zip(gemv.prefix(7), vecDot).contains { $0.bitPattern != $1.bitPattern })
         for i in 0..<7 { #expect(abs(gemv[i] - vecDot[i]) <= 1e-4 * max(1, abs(vecDot[i]))) }
+    }
+
+    /// Q6_K in llama.cpp's tiled order (products of 8 or more rows): every path gives the same bits,
+    /// whatever the tile, the batch or the weight-row split, close to the exact value, and not the
+    /// vec_dot bits.
+    @Test func q6KTiledOrderIsBitIdenticalOnEveryPath() {
+        for (rows, columns, xRows) in [(7, 256, 1), (16, 1536, 9), (13, 8960, 5)] {
+            let test = ProductCase(.q6_K, rows: rows, columns: columns, xRows: xRows, seed: UInt64(rows * 3 + columns))
+            let q = test.activations()
+            var results: [MatMul.Path: [Float]] = [:]
+            forEachPath { path in
+                let y = test.product(q, xRows: xRows, tiled: true)
+                results[path] = y
+                #expect(y.map(\.bitPattern) == test.product(q, xRows: xRows, splits: [5], tiled: true).map(\.bitPattern))
+                for j in [0, xRows - 1] {
+                    let alone = test.product(test.activations(j..<j + 1), xRows: 1, tiled: true)
+                    #expect(Array(y[j * rows..<(j + 1) * rows]).map(\.bitPattern) == alone.map(\.bitPattern), "row \(j) on \(path)")
+                }
+            }
+            for (path, y) in results {
+                #expect(y.map(\.bitPattern) == results[.swift]!.map(\.bitPattern), "path \(path) differs from Swift, Q6_K tiled \(rows)x\(columns)")
+            }
+            let (reference, magnitude) = test.reference(q)
+            var worst = 0.0
+            for i in reference.indices { worst = max(worst, abs(Double(results[.swift]![i]) - reference[i]) / max(magnitude[i], 1e-30)) }
+            #expect(worst < 2e-6, "error \(worst) for Q6_K tiled \(rows)x\(columns)")
+            if columns >= 1536 {
+                #expect(zip(results[.swift]!, test.product(q, xRows: xRows)).contains { $0.bitPattern != $1.bitPattern })
+            }
+        }
     }
 
     /// One activation row read by weights of both families, as in a layer mixing Q5_0 and Q4_K.

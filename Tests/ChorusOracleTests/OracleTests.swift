@@ -12,7 +12,7 @@ import Testing
     /// the reference llama.cpp repacks on AVX2 into 8x8 interleaved blocks with their own rounding order
     /// (with --no-repack llama.cpp and Chorus agree exactly); until Chorus offers that order their
     /// log-probabilities differ by up to ~0.1, so they are held to tokenizer and perplexity checks.
-    static let exactGreedyModels = ["smollm2-135m"]
+    static let exactGreedyModels = ["smollm2-135m", "qwen2.5-coder-1.5b"]
 
     static func load(_ id: String, context: Int = 1024) throws -> LanguageModel {
         try LanguageModel.load(try TestModels.path(id), threads: 2, context: context, maxBatch: 64)

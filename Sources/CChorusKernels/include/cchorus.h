@@ -76,5 +76,9 @@ void chorus_gemm_q5_K(const void *w, size_t wstride, int nw, const ChorusQ8KBloc
                       int nblocks, float *y, size_t ystride);
 void chorus_gemm_q6_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                       int nblocks, float *y, size_t ystride);
+/// Q6_K in the order of llama.cpp's tiled K-quant matmul (ggml-cpu/tiled), which llama.cpp uses for
+/// products of 8 or more activation rows: per super-block acc = fma(d * float(S), x.d, acc).
+void chorus_gemm_q6_K_tiled(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                            int nblocks, float *y, size_t ystride);
 
 #endif

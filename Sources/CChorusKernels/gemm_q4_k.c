@@ -61,7 +61,7 @@ DISPATCH(q4_K, ChorusQ8KBlock)
         for (int b = 0; b < nblocks; b++) {                                                            \
             const BlockQ4_K *blk = wb + b;                                                             \
             const ChorusQ8KBlock *xr[4];                                                               \
-            __m256i sumi[4];                                                                           \
+            __m256i sumi[4], sumi_hi[4];                                                               \
             int32_t mp[4][4];                                                                          \
             const float dw = f16_to_f32(blk->d), dminw = f16_to_f32(blk->dmin);                        \
             const __m256i scales_mins = _mm256_cvtepu8_epi16(scales_mins_k4(blk->scales));             \
@@ -70,6 +70,7 @@ DISPATCH(q4_K, ChorusQ8KBlock)
             for (int jj = 0; jj < JN; jj++) {                                                          \
                 xr[jj] = x + (size_t)jj * xstride + b;                                                 \
                 sumi[jj] = _mm256_setzero_si256();                                                     \
+                sumi_hi[jj] = _mm256_setzero_si256();                                                  \
                 const __m128i q8s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xr[jj]->bsums),    \
                                                    _mm_loadu_si128((const __m128i *)(xr[jj]->bsums + 8))); \
                 _mm_storeu_si128((__m128i *)mp[jj], _mm_madd_epi16(mins, q8s));                        \
@@ -81,21 +82,24 @@ DISPATCH(q4_K, ChorusQ8KBlock)
                 const __m256i s_lo = _mm256_shuffle_epi8(scales, BCAST16(2 * j));                      \
                 const __m256i s_hi = _mm256_shuffle_epi8(scales, BCAST16(2 * j + 1));                  \
                 for (int jj = 0; jj < JN; jj++) {                                                      \
-                    __m256i p = PER64 ? _mm256_setzero_si256() : sumi[jj];                             \
-                    p = MADD_ACC(p, _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j))), s_lo); \
-                    p = MADD_ACC(p, _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j + 32))), s_hi); \
+                    /* two integer chains (low and high nibbles), summed exactly at the end */         \
+                    const __m256i plo = MADD_ACC(PER64 ? _mm256_setzero_si256() : sumi[jj],            \
+                        _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j))), s_lo); \
+                    const __m256i phi = MADD_ACC(PER64 ? _mm256_setzero_si256() : sumi_hi[jj],         \
+                        _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j + 32))), s_hi); \
                     if (PER64) {                                                                       \
-                        acc[jj] = fmaf((float)hsum_epi32(p), dw * xr[jj]->d, acc[jj]);                 \
+                        acc[jj] = fmaf((float)hsum_epi32(_mm256_add_epi32(plo, phi)), dw * xr[jj]->d, acc[jj]); \
                         accm[jj] = fmaf((float)mp[jj][j], dminw * xr[jj]->d, accm[jj]);                \
                     } else {                                                                           \
-                        sumi[jj] = p;                                                                  \
+                        sumi[jj] = plo;                                                                \
+                        sumi_hi[jj] = phi;                                                             \
                     }                                                                                  \
                 }                                                                                      \
             }                                                                                          \
             if (!PER64) {                                                                              \
                 for (int jj = 0; jj < JN; jj++) {                                                      \
                     const int32_t m = (mp[jj][0] + mp[jj][1]) + (mp[jj][2] + mp[jj][3]);               \
-                    acc[jj] = fmaf((float)hsum_epi32(sumi[jj]), dw * xr[jj]->d, acc[jj]);              \
+                    acc[jj] = fmaf((float)hsum_epi32(_mm256_add_epi32(sumi[jj], sumi_hi[jj])), dw * xr[jj]->d, acc[jj]); \
                     accm[jj] = fmaf((float)m, dminw * xr[jj]->d, accm[jj]);                            \
                 }                                                                                      \
             }                                                                                          \

@@ -50,6 +50,24 @@ DEFINE_KGEMM(gemm_q6_K_vnni, TARGET_VNNI, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_
 
 DISPATCH(q6_K, ChorusQ8KBlock)
 
+// llama.cpp's tiled K-quant matmul (ggml-cpu/tiled, AVX2 microtile; used for 8 or more activation
+// rows): per super-block the exact S = hsum(lanes - offset), then acc = fma(d * float(S), x.d, acc).
+#define Q6K_FINISH_TILED                                                                               \
+    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16), 5); \
+    extra[jj] = fmaf(dw * (float)hsum_epi32(_mm256_sub_epi32(sumi[jj], offset)), xb->d, extra[jj]);
+
+#define Q6K_RESULT_TILED extra[jj]
+
+#define MADD_ACC madd_acc_avx2
+DEFINE_KGEMM(gemm_q6_K_tiled_avx2, TARGET_AVX2, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH_TILED, Q6K_RESULT_TILED)
+#undef MADD_ACC
+#define MADD_ACC madd_acc_vnni
+DEFINE_KGEMM(gemm_q6_K_tiled_vnni, TARGET_VNNI, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH_TILED, Q6K_RESULT_TILED)
+#undef MADD_ACC
+
+DISPATCH(q6_K_tiled, ChorusQ8KBlock)
+
 #else
 STUB(q6_K, ChorusQ8KBlock)
+STUB(q6_K_tiled, ChorusQ8KBlock)
 #endif

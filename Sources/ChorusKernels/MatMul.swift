@@ -51,11 +51,25 @@ public enum MatMul {
     ///   - w: weights, `w.columns == x.columns`; `supports(w.type)` must hold.
     ///   - x: quantised activations, rows 0..<xRows used; must keep `activationFormat(for: w.type)`.
     ///   - y: output base pointer; row j of the output starts at `y + j * yStride`.
+    ///   - gemmRows: for Q4_K matrices whose row count is a multiple of 8 (those llama.cpp repacks
+    ///     into block_q4_Kx8 on AVX2), activation rows `0..<gemmRows` follow the order of llama.cpp's
+    ///     4-row ggml_gemm_q4_K_8x8_q8_K and the others that of its ggml_gemv_q4_K_8x8_q8_K (what a
+    ///     single row gets). llama.cpp puts the first `n - n % 4` rows of an n-row product through
+    ///     gemm; 0 (the default) gives every row the single-row order, so the product is batch
+    ///     invariant. Other matrices ignore it.
+    ///   - tiled: Q6_K in the order of llama.cpp's tiled K-quant matmul, which llama.cpp takes for
+    ///     products of 8 or more activation rows (every row of such a product). Other types ignore it.
     public static func multiply(
         _ w: WeightMatrix, _ x: QuantizedActivations, xRows: Int,
-        into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>
+        into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>, gemmRows: Int = 0, tiled: Bool = false
     ) {
         precondition(w.columns == x.columns, "\(w.name): \(w.columns) columns, activations have \(x.columns)")
+        if w.type == .q4_K && w.rows % 8 == 0 {
+            return q4KRepacked(w, x, xRows, y, yStride, rows, gemmRows)
+        }
+        if w.type == .q6_K && tiled {
+            return superBlocks(Q6_KTiled.self, chorus_gemm_q6_K_tiled, w, x, xRows, y, yStride, rows)
+        }
         switch w.type {
         case .q4_0: blocks32(Q4_0.self, chorus_gemm_q4_0, w, x, xRows, y, yStride, rows)
         case .q4_1: blocks32(Q4_1.self, chorus_gemm_q4_1, w, x, xRows, y, yStride, rows)
@@ -119,6 +133,33 @@ public enum MatMul {
         for j in 0..<xRows {
             let xr = UnsafePointer(x.superBlocks + j * blocks)
             for r in rows { y[j * yStride + r] = F.dot(w.row(r), xr, blocks: blocks) }
+        }
+    }
+
+    /// Q4_K in llama.cpp's repacked order (see `Q4_K.dotRepacked`). Each output element's order
+    /// depends only on its activation row's side of `gemmRows`, not on which weight rows a call
+    /// owns, so ranges split anywhere (llama.cpp's own groups of 8 rows never change the bits).
+    static func q4KRepacked(
+        _ w: WeightMatrix, _ x: QuantizedActivations, _ xRows: Int,
+        _ y: UnsafeMutablePointer<Float>, _ yStride: Int, _ rows: Range<Int>, _ gemmRows: Int
+    ) {
+        precondition(x.formats.contains(.k256), "\(w.name) (\(w.type)) reads activations in super-blocks of 256; they were not kept")
+        let blocks = x.superBlocksPerRow
+        let per64Rows = max(0, min(gemmRows, xRows))
+        if path != .swift {
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                let n = min(rowChunk, rows.upperBound - r)
+                chorus_gemm_q4_K_x8(w.row(r), w.rowBytes, Int32(n), x.superBlocks, blocks, Int32(xRows), Int32(blocks),
+                                    y + r, yStride, Int32(per64Rows))
+                r += n
+            }
+            return
+        }
+        for j in 0..<xRows {
+            let xr = UnsafePointer(x.superBlocks + j * blocks)
+            let per64 = j < per64Rows
+            for r in rows { y[j * yStride + r] = Q4_K.dotRepacked(w.row(r), xr, blocks: blocks, per64: per64) }
         }
     }
 }

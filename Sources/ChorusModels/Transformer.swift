@@ -17,7 +17,8 @@ public struct Logits: @unchecked Sendable {
 /// buffers and the thread pool its operators are split across.
 ///
 /// One forward pass serves prefill, decoding, perplexity and token-tree verification; every operator
-/// works on output-row ranges so a row's result is the same whatever else is in the batch.
+/// works on output-row ranges so a row's result is the same whatever else is in the batch (for
+/// repackable Q4_K weights only with `llamaCppBatchRounding` off).
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: ModelWeights
@@ -38,6 +39,16 @@ public final class Transformer: @unchecked Sendable {
     /// Called with intermediate tensors (named as llama.cpp's graph names them, e.g. "kqv_out-3")
     /// and their rows, for comparing against another implementation. Nil in normal runs.
     public var tap: ((String, [Float]) -> Void)?
+    /// Whether K-quant products follow llama.cpp's batch-dependent rounding (off by default): on AVX2
+    /// llama.cpp repacks Q4_K matrices with a multiple of 8 rows and computes the first n - n % 4
+    /// rows of an n-row batch with its 4-row gemm, the rest (and every single-token step) with its
+    /// gemv, which round differently (`MatMul.multiply(gemmRows:)`). Then a prompt row's bits
+    /// depend on the batch it came in, as in llama.cpp. False gives every row the single-row order,
+    /// so a row has the same bits alone or in any batch (prefill = token-by-token decoding, tree rows
+    /// = their chains); decoding steps are the same either way. Other weight types are unaffected.
+    /// Off is Chorus's contract (batch invariance, which speculative decoding and batched serving
+    /// rely on); on reproduces llama.cpp's logits bit for bit (`--llama-cpp-rounding`).
+    public var llamaCppBatchRounding = false
 
     /// - Parameters:
     ///   - contextCapacity: the largest KV cache this model will be asked to use (sizes score scratch).
@@ -118,13 +129,27 @@ public final class Transformer: @unchecked Sendable {
             }
         }
 
+        // llama.cpp's repacked Q4_K runs the first n - n % 4 rows of a product through its 4-row gemm
+        // and the rest through its gemv, which round differently (`MatMul.multiply(gemmRows:)`). In
+        // the last layer it keeps only the rows whose logits are wanted (m rows) through the
+        // feed-forward; when they are the chunk's last rows, row t is in a 4-row group iff t < n - m % 4.
+        let batchRounding = llamaCppBatchRounding
+        let gemmRows = batchRounding ? n - n % 4 : 0
+        let localLogitRows = logitRows.map { $0 - rows.lowerBound }
+        let suffix = batchRounding && !localLogitRows.isEmpty && localLogitRows == Array(n - localLogitRows.count..<n)
+        let lastGemmRows = suffix ? n - localLogitRows.count % 4 : gemmRows
+        // Its tiled K-quant matmul takes products of 8 or more rows (Q6_K here).
+        let tiled = batchRounding && n >= 8
+        let lastTiled = suffix ? localLogitRows.count >= 8 : tiled
+
         // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
         time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
         for (l, layer) in weights.layers.enumerated() {
 
             // q, k, v = W x: one region over the rows of all three matrices
             time(.matmul(layer.query.type)) {
-                multiplyStacked([(layer.query, s.q), (layer.key, s.k), (layer.value, s.v)], s.quantizedModel, xRows: n)
+                multiplyStacked([(layer.query, s.q), (layer.key, s.k), (layer.value, s.v)], s.quantizedModel, xRows: n,
+                                gemmRows: gemmRows, tiled: tiled)
             }
 
             // biases, q/k norms, RoPE; keys and values into their cache slots
@@ -159,7 +184,11 @@ public final class Transformer: @unchecked Sendable {
             }
 
             // projected = Wo attention; x += (post-norm) projected
-            time(.matmul(layer.output.type)) { multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n) }
+            time(.matmul(layer.output.type)) {
+                multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n, gemmRows: gemmRows, tiled: tiled)
+            }
+            let ffnGemmRows = l + 1 == weights.layers.count ? lastGemmRows : gemmRows
+            let ffnTiled = l + 1 == weights.layers.count ? lastTiled : tiled
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postAttentionNorm, weight: layer.ffnNorm) }
 
             // gate, up = W x; hidden = act(gate) * up, quantised block by block in the same region
@@ -167,8 +196,10 @@ public final class Transformer: @unchecked Sendable {
                 // Ranges end on quantisation-block boundaries so each thread quantises what it computed.
                 let grain = s.hiddenFormats.contains(.k256) ? 256 : 32
                 pool.run(ffn, under: plan, op: .linear, grain: grain) { range, _ in
-                    MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range)
-                    MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range)
+                    MatMul.multiply(layer.gate, s.quantizedModel, xRows: n, into: s.gate, yStride: ffn, rows: range,
+                                    gemmRows: ffnGemmRows, tiled: ffnTiled)
+                    MatMul.multiply(layer.up, s.quantizedModel, xRows: n, into: s.up, yStride: ffn, rows: range,
+                                    gemmRows: ffnGemmRows, tiled: ffnTiled)
                     for t in 0..<n {
                         let g = s.gate + t * ffn + range.lowerBound, u = s.up + t * ffn + range.lowerBound
                         switch c.activation {
@@ -179,7 +210,9 @@ public final class Transformer: @unchecked Sendable {
                     }
                 }
             }
-            time(.matmul(layer.down.type)) { multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n) }
+            time(.matmul(layer.down.type)) {
+                multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n, gemmRows: ffnGemmRows, tiled: ffnTiled)
+            }
             let next = l + 1 < weights.layers.count ? weights.layers[l + 1].attentionNorm : nil
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postFFNNorm, weight: next) }
             tap?("l_out-\(l)", Array(UnsafeBufferPointer(start: s.x, count: n * d)))
@@ -202,7 +235,9 @@ public final class Transformer: @unchecked Sendable {
         time(.matmul(weights.output.type)) {
             pool.run(vocab, under: plan, op: .linear, grain: 64) { range, _ in
                 MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
-                                into: s.logits + logitOffset * vocab, yStride: vocab, rows: range)
+                                into: s.logits + logitOffset * vocab, yStride: vocab, rows: range,
+                                gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0,
+                                tiled: batchRounding && logitRows.count >= 8)
             }
         }
         tap?("result_output", Array(UnsafeBufferPointer(start: s.logits + (logitOffset + logitRows.count - 1) * vocab, count: vocab)))
@@ -236,13 +271,17 @@ public final class Transformer: @unchecked Sendable {
 
     /// One region computing several products of the same activations; the region's rows are the
     /// stacked output rows of all matrices, so the work splits evenly whatever their sizes.
-    private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int) {
+    private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int,
+                                 gemmRows: Int, tiled: Bool) {
         let total = parts.reduce(0) { $0 + $1.0.rows }
         pool.run(total, under: plan, op: .linear, grain: 16) { range, _ in
             var base = 0
             for (w, y) in parts {
                 let lo = max(range.lowerBound, base), hi = min(range.upperBound, base + w.rows)
-                if lo < hi { MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base)) }
+                if lo < hi {
+                    MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base), gemmRows: gemmRows,
+                                    tiled: tiled)
+                }
                 base += w.rows
             }
         }

@@ -22,6 +22,9 @@ struct GenerateCommand: ParsableCommand {
         guard maxTokens >= 0 else { throw ValidationError("-n must be >= 0") }
         if draft == nil, tree != nil || draftLength != nil { throw ValidationError("--tree and --draft-length need --draft") }
         if tree != nil, draftLength != nil { throw ValidationError("give either --tree or --draft-length, not both") }
+        if draft != nil, options.llamaCppRounding {
+            throw ValidationError("--draft needs batch-invariant rounding (a tree row must equal its chain); drop --llama-cpp-rounding")
+        }
         if let draftLength, draftLength < 1 || draftLength > 63 { throw ValidationError("--draft-length must be between 1 and 63") }
         if let tree {
             do { _ = try TreeShape.parse(tree) } catch { throw ValidationError("--tree: \(error)") }

@@ -37,13 +37,13 @@ struct ProductCase {
     }
 
     /// y[j * rows + r] for the given activations, weight rows split at `splits`.
-    func product(_ q: QuantizedActivations, xRows n: Int, splits: [Int] = []) -> [Float] {
+    func product(_ q: QuantizedActivations, xRows n: Int, splits: [Int] = [], gemmRows: Int = 0, tiled: Bool = false) -> [Float] {
         var y = [Float](repeating: .nan, count: n * rows)
         let bounds = [0] + splits + [rows]
         withMatrix { w in
             y.withUnsafeMutableBufferPointer { out in
                 for (lo, hi) in zip(bounds, bounds.dropFirst()) {
-                    MatMul.multiply(w, q, xRows: n, into: out.baseAddress!, yStride: rows, rows: lo..<hi)
+                    MatMul.multiply(w, q, xRows: n, into: out.baseAddress!, yStride: rows, rows: lo..<hi, gemmRows: gemmRows, tiled: tiled)
                 }
             }
         }
@@ -140,6 +140,85 @@ func forEachPath(_ body: (MatMul.Path) -> Void) {
             for j in [0, 5, 12] {
                 let alone = test.product(test.activations(j..<j + 1), xRows: 1, splits: [3, 17])
                 #expect(Array(all[j * 40..<(j + 1) * 40]).map(\.bitPattern) == alone.map(\.bitPattern), "\(type) on \(path): row \(j) alone differs")
+            }
+        }
+    }
+
+    /// Q4_K matrices with a multiple of 8 rows take llama.cpp's repacked order: per activation row the
+    /// gemv order (one fma per super-block) or, for rows below `gemmRows`, the gemm order (one per 64
+    /// weights). Every path gives the same bits for both, whatever the tile or the weight-row split;
+    /// a gemv row equals the row alone, a gemm row equals itself in any other batch as a gemm row.
+    @Test func q4KRepackedOrdersAreBitIdenticalOnEveryPath() {
+        for (rows, columns, xRows, gemmRows) in [(8, 256, 1, 0), (16, 512, 5, 4), (24, 1536, 9, 8), (40, 1024, 7, 7), (32, 8960, 3, 0)] {
+            let test = ProductCase(.q4_K, rows: rows, columns: columns, xRows: xRows, seed: UInt64(rows + columns + xRows))
+            let q = test.activations()
+            var results: [MatMul.Path: [Float]] = [:]
+            forEachPath { path in
+                let y = test.product(q, xRows: xRows, gemmRows: gemmRows)
+                results[path] = y
+                let split = test.product(q, xRows: xRows, splits: [3, rows / 2 + 1], gemmRows: gemmRows)
+                #expect(y.map(\.bitPattern) == split.map(\.bitPattern), "\(rows)x\(columns) on \(path): split differs")
+                for j in 0..<xRows {
+                    // The row alone, in the same order.
+                    let alone = test.product(test.activations(j..<j + 1), xRows: 1, gemmRows: j < gemmRows ? 1 : 0)
+                    #expect(Array(y[j * rows..<(j + 1) * rows]).map(\.bitPattern) == alone.map(\.bitPattern),
+                            "\(rows)x\(columns) on \(path): row \(j) (gemm: \(j < gemmRows)) differs from the row alone")
+                }
+            }
+            for (path, y) in results {
+                #expect(y.map(\.bitPattern) == results[.swift]!.map(\.bitPattern), "path \(path) differs from Swift for \(rows)x\(columns), gemmRows \(gemmRows)")
+            }
+            let (reference, magnitude) = test.reference(q)
+            var worst = 0.0
+            for i in reference.indices { worst = max(worst, abs(Double(results[.swift]![i]) - reference[i]) / max(magnitude[i], 1e-30)) }
+            #expect(worst < 2e-6, "error \(worst) of the term magnitude for \(rows)x\(columns)")
+        }
+    }
+
+    /// The repacked order is llama.cpp's, not vec_dot's: for a multiple-of-8 matrix the results
+    /// differ from those of the same rows in a matrix llama.cpp would not repack, and the gemm and
+    /// gemv orders differ from each other (on random data almost every element).
+    @Test func q4KRepackedOrdersDifferFromVecDot() {
+        let test = ProductCase(.q4_K, rows: 8, columns: 2048, xRows: 1, seed: 5)
+        let q = test.activations()
+        let gemv = test.product(q, xRows: 1), gemm = test.product(q, xRows: 1, gemmRows: 1)
+        // The same weights' first 7 rows: a matrix llama.cpp would not repack (vec_dot order).
+        var vecDot = [Float](repeating: .nan, count: 7)
+        test.bytes.withUnsafeBytes { raw in
+            let w = WeightMatrix(name: "w7", type: .q4_K, rows: 7, columns: 2048, data: raw.baseAddress!)
+            vecDot.withUnsafeMutableBufferPointer { MatMul.multiply(w, q, xRows: 1, into: $0.baseAddress!, yStride: 7, rows: 0..<7) }
+        }
+        #expect(zip(gemv, gemm).contains { $0.bitPattern != $1.bitPattern })
+        #expect(zip(gemv.prefix(7), vecDot).contains { $0.bitPattern != $1.bitPattern })
+        for i in 0..<7 { #expect(abs(gemv[i] - vecDot[i]) <= 1e-4 * max(1, abs(vecDot[i]))) }
+    }
+
+    /// Q6_K in llama.cpp's tiled order (products of 8 or more rows): every path gives the same bits,
+    /// whatever the tile, the batch or the weight-row split, close to the exact value, and not the
+    /// vec_dot bits.
+    @Test func q6KTiledOrderIsBitIdenticalOnEveryPath() {
+        for (rows, columns, xRows) in [(7, 256, 1), (16, 1536, 9), (13, 8960, 5)] {
+            let test = ProductCase(.q6_K, rows: rows, columns: columns, xRows: xRows, seed: UInt64(rows * 3 + columns))
+            let q = test.activations()
+            var results: [MatMul.Path: [Float]] = [:]
+            forEachPath { path in
+                let y = test.product(q, xRows: xRows, tiled: true)
+                results[path] = y
+                #expect(y.map(\.bitPattern) == test.product(q, xRows: xRows, splits: [5], tiled: true).map(\.bitPattern))
+                for j in [0, xRows - 1] {
+                    let alone = test.product(test.activations(j..<j + 1), xRows: 1, tiled: true)
+                    #expect(Array(y[j * rows..<(j + 1) * rows]).map(\.bitPattern) == alone.map(\.bitPattern), "row \(j) on \(path)")
+                }
+            }
+            for (path, y) in results {
+                #expect(y.map(\.bitPattern) == results[.swift]!.map(\.bitPattern), "path \(path) differs from Swift, Q6_K tiled \(rows)x\(columns)")
+            }
+            let (reference, magnitude) = test.reference(q)
+            var worst = 0.0
+            for i in reference.indices { worst = max(worst, abs(Double(results[.swift]![i]) - reference[i]) / max(magnitude[i], 1e-30)) }
+            #expect(worst < 2e-6, "error \(worst) for Q6_K tiled \(rows)x\(columns)")
+            if columns >= 1536 {
+                #expect(zip(results[.swift]!, test.product(q, xRows: xRows)).contains { $0.bitPattern != $1.bitPattern })
             }
         }
     }

@@ -8,11 +8,11 @@ import Testing
 /// 0.05, perplexity within 1%. Heavy: run in release (`swift test -c release`).
 @Suite(.serialized) struct OracleTests {
     static let models = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
-    /// Models whose greedy steps reproduce llama.cpp's to the bit. The others hold Q4_K weights, which
-    /// the reference llama.cpp repacks on AVX2 into 8x8 interleaved blocks with their own rounding order
-    /// (with --no-repack llama.cpp and Chorus agree exactly); until Chorus offers that order their
-    /// log-probabilities differ by up to ~0.1, so they are held to tokenizer and perplexity checks.
-    static let exactGreedyModels = ["smollm2-135m"]
+    /// Models whose greedy steps reproduce llama.cpp's to the bit (repacked Q4_K and tiled Q6_K in
+    /// llama.cpp's batch-dependent orders, `Transformer.llamaCppBatchRounding`). gemma3-270m still
+    /// differs by up to ~0.13 (not yet traced; it also holds Q5_0/Q8_0 weights, whose batched products
+    /// llama.cpp hands to llamafile's sgemm), so it is held to tokenizer and perplexity checks.
+    static let exactGreedyModels = ["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 
     static func load(_ id: String, context: Int = 1024) throws -> LanguageModel {
         try LanguageModel.load(try TestModels.path(id), threads: 2, context: context, maxBatch: 64)
@@ -32,6 +32,8 @@ import Testing
     func greedyContinuationsMatch(model id: String) throws {
         let oracle = try Oracle.load(id)
         let model = try Self.load(id)
+        // The oracle's prompt rows were computed with llama.cpp's batch-dependent K-quant rounding.
+        model.transformer.llamaCppBatchRounding = true
         for greedy in oracle.greedy {
             let promptIDs = model.tokenize(greedy.prompt)
             #expect(promptIDs == greedy.prompt_ids, "\(id) prompt ids for \(greedy.prompt.debugDescription)")

@@ -67,9 +67,18 @@ void chorus_gemm_q3_K(const void *w, size_t wstride, int nw, const ChorusQ8KBloc
                       int nblocks, float *y, size_t ystride);
 void chorus_gemm_q4_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                       int nblocks, float *y, size_t ystride);
+/// Q4_K in the order of llama.cpp's repacked block_q4_Kx8 kernels (used by llama.cpp on AVX2 for
+/// matrices with a multiple of 8 rows): activation rows 0..<per64Rows as ggml_gemm_q4_K_8x8_q8_K
+/// (one fma per 64 weights), the rest as ggml_gemv_q4_K_8x8_q8_K (one fma per super-block).
+void chorus_gemm_q4_K_x8(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                         int nblocks, float *y, size_t ystride, int per64Rows);
 void chorus_gemm_q5_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                       int nblocks, float *y, size_t ystride);
 void chorus_gemm_q6_K(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                       int nblocks, float *y, size_t ystride);
+/// Q6_K in the order of llama.cpp's tiled K-quant matmul (ggml-cpu/tiled), which llama.cpp uses for
+/// products of 8 or more activation rows: per super-block acc = fma(d * float(S), x.d, acc).
+void chorus_gemm_q6_K_tiled(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                            int nblocks, float *y, size_t ystride);
 
 #endif

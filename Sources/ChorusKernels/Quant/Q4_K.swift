@@ -52,4 +52,45 @@ public enum Q4_K: Int8KDotFormat {
         }
         return acc.total + ((minLanes[0] + minLanes[2]) + (minLanes[1] + minLanes[3]))
     }
+
+    /// As llama.cpp's repacked Q4_K kernels (block_q4_Kx8; llama.cpp uses them on AVX2 for
+    /// matrices whose row count is a multiple of 8). Per 64 weights j (sub-blocks 2j, 2j+1), the exact
+    /// integers S_j = sum of scale * (nibbles . x) and M_j = sum of min * (sub-block sum of x). With
+    /// `per64` false (ggml_gemv_q4_K_8x8_q8_K, one activation row or the last nrows % 4 of a batch)
+    /// they meet the floats once per super-block: acc = fma(float(S_0+..+S_3), d * x.d, acc) and
+    /// accm = fma(float(M_0+..+M_3), dmin * x.d, accm); with `per64` true (ggml_gemm_q4_K_8x8_q8_K,
+    /// the batch's groups of 4 rows) once per 64 weights. Result acc - accm.
+    @inline(__always)
+    public static func dotRepacked(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int, per64: Bool) -> Float {
+        var acc: Float = 0, accm: Float = 0
+        for b in 0..<blocks {
+            let block = row + b * 144
+            let xb = UnsafeRawPointer(x + b)
+            let xd = SuperBlockLanes.scale(xb)
+            let d = loadHalf(block, 0) * xd, dmin = loadHalf(block, 2) * xd
+            var total: Int32 = 0, minTotal: Int32 = 0
+            for j in 0..<4 {
+                let (s1, m1) = KQuantScales.scaleMin(2 * j, block + 4)
+                let (s2, m2) = KQuantScales.scaleMin(2 * j + 1, block + 4)
+                let bits = SuperBlockLanes.bytes(block + 16 + 32 * j)
+                let lanes = laneDot(bits & byteMask(0x0F), SuperBlockLanes.chunk(xb, 2 * j)) &* Int32(s1)
+                    &+ laneDot(SuperBlockLanes.bits(bits, shift: 4, mask: 0x0F), SuperBlockLanes.chunk(xb, 2 * j + 1)) &* Int32(s2)
+                let s = lanes.wrappedSum()
+                let m = Int32(m1) &* (SuperBlockLanes.bsum(xb, 4 * j) &+ SuperBlockLanes.bsum(xb, 4 * j + 1))
+                    &+ Int32(m2) &* (SuperBlockLanes.bsum(xb, 4 * j + 2) &+ SuperBlockLanes.bsum(xb, 4 * j + 3))
+                if per64 {
+                    acc = acc.addingProduct(Float(s), d)
+                    accm = accm.addingProduct(Float(m), dmin)
+                } else {
+                    total &+= s
+                    minTotal &+= m
+                }
+            }
+            if !per64 {
+                acc = acc.addingProduct(Float(total), d)
+                accm = accm.addingProduct(Float(minTotal), dmin)
+            }
+        }
+        return acc - accm
+    }
 }

@@ -46,24 +46,55 @@ public enum Q6_K: Int8KDotFormat {
         for b in 0..<blocks {
             let block = row + b * 210
             let xb = UnsafeRawPointer(x + b)
-            func scale(_ i: Int) -> Int32 { Int32(block.load(fromByteOffset: 192 + i, as: Int8.self)) }
-            var sumi = SIMD8<Int32>()
-            for h in 0..<2 {
-                let l1 = SuperBlockLanes.bytes(block + 64 * h), l2 = SuperBlockLanes.bytes(block + 64 * h + 32)
-                let hb = SuperBlockLanes.bytes(block + 128 + 32 * h)
-                for k in 0..<4 {
-                    let c = 4 * h + k
-                    let source = k % 2 == 0 ? l1 : l2
-                    let low = SuperBlockLanes.bits(source, shift: k < 2 ? 0 : 4, mask: 0x0F)
-                    let twoBits = SuperBlockLanes.bits(hb, shift: 2 * k, mask: 3)
-                    let q = low | shiftLeft(twoBits, by: 4)
-                    let xv = SuperBlockLanes.chunk(xb, c)
-                    sumi &+= laneDot(q, xv) &* SuperBlockLanes.pair(scale(2 * c), scale(2 * c + 1))
-                }
-            }
-            sumi &-= SuperBlockLanes.pairedWithBsums(xb, scale) &<< 5
-            acc.add(sumi, scale: SuperBlockLanes.scale(xb) * loadHalf(block, 208))
+            acc.add(lanes(block, xb), scale: SuperBlockLanes.scale(xb) * loadHalf(block, 208))
         }
         return acc.total
+    }
+
+    /// As llama.cpp's tiled K-quant matmul (ggml-cpu/tiled, AVX2 microtile), which llama.cpp uses
+    /// for Q6_K products of 8 or more activation rows: per super-block the exact integer
+    /// S = sum of scale * (q - 32) * x, then acc = fma(d * float(S), x.d, acc).
+    @inline(__always)
+    public static func dotTiled(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
+        var acc: Float = 0
+        for b in 0..<blocks {
+            let block = row + b * 210
+            let xb = UnsafeRawPointer(x + b)
+            acc = acc.addingProduct(loadHalf(block, 208) * Float(lanes(block, xb).wrappedSum()), SuperBlockLanes.scale(xb))
+        }
+        return acc
+    }
+
+    /// The 8 int32 lanes of one super-block: q * x (q in 0..63) times the scales, minus 32 * (bsum * scale) pairs.
+    @inline(__always)
+    static func lanes(_ block: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> SIMD8<Int32> {
+        func scale(_ i: Int) -> Int32 { Int32(block.load(fromByteOffset: 192 + i, as: Int8.self)) }
+        var sumi = SIMD8<Int32>()
+        for h in 0..<2 {
+            let l1 = SuperBlockLanes.bytes(block + 64 * h), l2 = SuperBlockLanes.bytes(block + 64 * h + 32)
+            let hb = SuperBlockLanes.bytes(block + 128 + 32 * h)
+            for k in 0..<4 {
+                let c = 4 * h + k
+                let source = k % 2 == 0 ? l1 : l2
+                let low = SuperBlockLanes.bits(source, shift: k < 2 ? 0 : 4, mask: 0x0F)
+                let twoBits = SuperBlockLanes.bits(hb, shift: 2 * k, mask: 3)
+                let q = low | shiftLeft(twoBits, by: 4)
+                let xv = SuperBlockLanes.chunk(xb, c)
+                sumi &+= laneDot(q, xv) &* SuperBlockLanes.pair(scale(2 * c), scale(2 * c + 1))
+            }
+        }
+        return sumi &- (SuperBlockLanes.pairedWithBsums(xb, scale) &<< 5)
+    }
+}
+
+/// Q6_K with `Q6_K.dotTiled` as its product: llama.cpp's order for batches of 8 or more rows.
+enum Q6_KTiled: Int8KDotFormat {
+    static let type = GGMLType.q6_K
+    static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        Q6_K.dequantize(src, into: dst, count: count)
+    }
+    @inline(__always)
+    static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
+        Q6_K.dotTiled(row, x, blocks: blocks)
     }
 }

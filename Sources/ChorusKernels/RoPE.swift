@@ -54,12 +54,4 @@ public struct RoPE: Sendable {
             x[b] = (x1 * c).addingProduct(x0, s)
         }
     }
-
-    /// Rotate one head vector in place for `position` (computes the angles each call).
-    public func rotate(_ x: UnsafeMutablePointer<Float>, position: Int) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimensions) { table in
-            angles(position: position, into: table.baseAddress!)
-            rotate(x, table: table.baseAddress!)
-        }
-    }
 }

@@ -118,7 +118,6 @@ public final class Transformer: @unchecked Sendable {
         let n = rows.count
         let d = c.embeddingLength
         let qW = c.queryWidth, kvW = c.kvWidth, ffn = c.feedForwardLength
-        let hd = c.headDimension
 
         // x[t] = embedding(token) * scale
         time(.embedding) {
@@ -241,7 +240,6 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         tap?("result_output", Array(UnsafeBufferPointer(start: s.logits + (logitOffset + logitRows.count - 1) * vocab, count: vocab)))
-        _ = (hd, kvW)
     }
 
     // MARK: - operator bodies

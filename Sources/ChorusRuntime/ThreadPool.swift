@@ -49,35 +49,6 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Split `0..<count` into one contiguous range per thread (boundaries on multiples of `grain`)
-    /// and run `body` on each non-empty range.
-    public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
-        let parts = min(threadCount, (count + grain - 1) / grain)
-        if parts <= 1 {
-            body(0..<count)
-            return
-        }
-        run { k in
-            let range = Self.share(of: count, part: k, parts: parts, grain: grain)
-            if !range.isEmpty { body(range) }
-        }
-    }
-
-    /// As `parallelFor`, also passing the index of the thread running each range (for per-thread scratch).
-    public func parallelForIndexed(_ count: Int, grain: Int = 1, _ body: (Range<Int>, Int) -> Void) {
-        guard count > 0 else { return }
-        let parts = min(threadCount, (count + grain - 1) / grain)
-        if parts <= 1 {
-            body(0..<count, 0)
-            return
-        }
-        run { k in
-            let range = Self.share(of: count, part: k, parts: parts, grain: grain)
-            if !range.isEmpty { body(range, k) }
-        }
-    }
-
     /// Part `part` of `parts` of `0..<count`, boundaries on multiples of `grain`.
     public static func share(of count: Int, part: Int, parts: Int, grain: Int = 1) -> Range<Int> {
         guard part < parts else { return count..<count }

@@ -1,0 +1,71 @@
+import Chorus
+@testable import ChorusServer
+import ChorusTestSupport
+import Foundation
+import Testing
+
+/// The scheduler's output for a sequence must not depend on what else runs: the same greedy (or
+/// seeded) job gives the same tokens alone and among others joining at different steps.
+@Suite struct SchedulerTests {
+    func collect(_ stream: AsyncStream<SequenceEvent>) async -> (ids: [Int], text: String, reason: FinishReason?) {
+        var ids: [Int] = []
+        var text = ""
+        var reason: FinishReason?
+        for await event in stream {
+            switch event {
+            case .token(let id, let piece, _):
+                ids.append(id)
+                text += piece
+            case .finished(let r, _, _, let trailing):
+                reason = r
+                text += trailing
+            }
+        }
+        return (ids, text, reason)
+    }
+
+    @Test func sequencesAreIdenticalAloneAndBatched() async throws {
+        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 128, maxBatch: 16)
+        let scheduler = BatchScheduler(model: model, slots: 4, queueCapacity: 8, stepRows: 16)
+        scheduler.start()
+        defer { scheduler.stopAll() }
+        let prompts = ["The capital of France is", "def fibonacci(n):", "Once upon a time, in a land far away,",
+                       "1, 2, 3, 4,", "The quick brown fox", "Water boils at"]
+        var seeded = SamplingParameters()
+        seeded.seed = 42
+        let jobs = prompts.enumerated().map { i, prompt in
+            SequenceJob(promptIDs: model.tokenize(prompt), maxTokens: 12, sampling: i % 2 == 0 ? .greedy : seeded)
+        }
+        var alone: [[Int]] = []
+        for job in jobs { alone.append(await collect(try scheduler.submit([job])[0]).ids) }
+        // All six at once on four slots: two wait in the queue and join as others finish.
+        let streams = try scheduler.submit(jobs)
+        for (i, stream) in streams.enumerated() {
+            let result = await collect(stream)
+            #expect(result.ids == alone[i], "job \(i) differs when batched")
+            #expect(result.reason == .length)
+            #expect(result.ids.count == 12)
+        }
+    }
+
+    @Test func fullQueueIsRefusedAndStopStringsCut() async throws {
+        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 64, maxBatch: 8)
+        let scheduler = BatchScheduler(model: model, slots: 1, queueCapacity: 0, stepRows: 8)
+        let job = SequenceJob(promptIDs: model.tokenize("1, 2, 3, 4,"), maxTokens: 20, sampling: .greedy)
+        scheduler.start()
+        defer { scheduler.stopAll() }
+        let reference = await collect(try scheduler.submit([job])[0])
+        let streams = try scheduler.submit([job])
+        #expect(throws: SchedulerError.self) { try scheduler.submit([job]) }
+        _ = await collect(streams[0])
+        // A stop string inside the reference text ends the sequence right before it.
+        let words = reference.text.split(separator: " ")
+        try #require(words.count > 3)
+        let stop = String(words[2])
+        var stopping = job
+        stopping.stops = [stop]
+        let cut = await collect(try scheduler.submit([stopping])[0])
+        #expect(cut.reason == .stop)
+        #expect(cut.text == String(reference.text[..<reference.text.range(of: stop)!.lowerBound]))
+    }
+}

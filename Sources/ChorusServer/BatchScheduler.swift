@@ -219,26 +219,43 @@ public final class BatchScheduler: @unchecked Sendable {
         }
     }
 
-    /// Gives the job the free cache sharing the longest prefix with its prompt and skips that prefix's
-    /// prefill: the cached keys and values have the same bits as recomputing them (batch invariance),
-    /// so reuse changes nothing but time.
+    /// Prefix sharing: gives the job the free cache holding the longest prefix of its prompt, or, when
+    /// a running sequence's cache holds a longer one, copies that prefix's keys and values into a free
+    /// cache; the job's prefill starts after the shared prefix. Cached entries have the same bits as
+    /// recomputing them (batch invariance), so sharing changes nothing but time.
     private func admit(_ s: Submitted) {
         let prompt = s.job.promptIDs
-        var best = freeCaches.count - 1
-        var bestLength = -1
-        for (i, cache) in freeCaches.enumerated() {
-            let tokens = cachedTokens[ObjectIdentifier(cache)] ?? []
+        func common(_ tokens: [Int], _ committed: Int) -> Int {
             var length = 0
-            let limit = min(tokens.count, prompt.count - 1, cache.count)
+            let limit = min(tokens.count, prompt.count - 1, committed)
             while length < limit && tokens[length] == prompt[length] { length += 1 }
-            if length > bestLength {
-                best = i
-                bestLength = length
+            return length
+        }
+        var bestFree = freeCaches.count - 1
+        var bestFreeLength = 0
+        for (i, cache) in freeCaches.enumerated() {
+            let length = common(cachedTokens[ObjectIdentifier(cache)] ?? [], cache.count)
+            if length > bestFreeLength {
+                bestFree = i
+                bestFreeLength = length
             }
         }
-        let cache = freeCaches.remove(at: best)
+        var source: KVCache?
+        var sourceLength = bestFreeLength
+        for other in active {
+            let length = common(other.history, other.cache.count)
+            if length > sourceLength {
+                source = other.cache
+                sourceLength = length
+            }
+        }
+        let cache = freeCaches.remove(at: bestFree)
         cachedTokens[ObjectIdentifier(cache)] = nil
-        cache.trim(to: max(0, bestLength))
+        if let source {
+            cache.copyPrefix(from: source, slots: sourceLength)
+        } else {
+            cache.trim(to: bestFreeLength)
+        }
         let running = Running(s, cache: cache, tokenizer: model.tokenizer)
         running.prefilled = cache.count
         metrics.reusedPrefix(tokens: cache.count)

@@ -29,15 +29,23 @@ import Testing
         let scheduler = BatchScheduler(model: model, slots: 4, queueCapacity: 8, stepRows: 16)
         scheduler.start()
         defer { scheduler.stopAll() }
+        // Two pairs share a beginning (prefix sharing copies or reuses their cached keys and values).
         let prompts = ["The capital of France is", "def fibonacci(n):", "Once upon a time, in a land far away,",
-                       "1, 2, 3, 4,", "The quick brown fox", "Water boils at"]
+                       "1, 2, 3, 4,", "The capital of France is a city where", "Once upon a time, in a land far away, a dragon"]
         var seeded = SamplingParameters()
         seeded.seed = 42
         let jobs = prompts.enumerated().map { i, prompt in
             SequenceJob(promptIDs: model.tokenize(prompt), maxTokens: 12, sampling: i % 2 == 0 ? .greedy : seeded)
         }
-        var alone: [[Int]] = []
-        for job in jobs { alone.append(await collect(try scheduler.submit([job])[0]).ids) }
+        // References: the plain single-sequence generator, each on a fresh cache.
+        let alone = try jobs.map { job in
+            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
+                                                 sampling: job.sampling).ids
+        }
+        // One after another through the scheduler (later ones reuse the free caches' prefixes).
+        for (i, job) in jobs.enumerated() {
+            #expect(await collect(try scheduler.submit([job])[0]).ids == alone[i], "job \(i) alone differs from the generator")
+        }
         // All six at once on four slots: two wait in the queue and join as others finish.
         let streams = try scheduler.submit(jobs)
         for (i, stream) in streams.enumerated() {

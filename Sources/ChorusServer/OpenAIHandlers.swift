@@ -60,6 +60,7 @@ struct OpenAIHandlers: Sendable {
         let fields: GenerationFields
         var prompts: [[Int]]
         var topLogprobs: Int?
+        var lastUserMessage: String?
         do {
             fields = try decoder.decode(GenerationFields.self, from: data)
             switch kind {
@@ -67,6 +68,7 @@ struct OpenAIHandlers: Sendable {
                 let body = try decoder.decode(ChatCompletionBody.self, from: data)
                 guard !body.messages.isEmpty else { throw APIError.invalid("'messages' must not be empty", param: "messages") }
                 let messages = body.messages.map { ChatMessage(role: $0.role, content: $0.content?.text ?? "") }
+                lastUserMessage = messages.last { $0.role == "user" }?.content
                 let text: String
                 do { text = try model.chatPrompt(messages) } catch { throw APIError.invalid("\(error)") }
                 prompts = [model.tokenize(text, addSpecial: true, parseSpecial: true)]
@@ -94,6 +96,12 @@ struct OpenAIHandlers: Sendable {
         }
         let plan = try GenerationPlan(fields: fields, prompts: prompts, topLogprobs: topLogprobs, context: model.contextLength,
                                       slots: scheduler.slotCount, modelName: modelName)
+        if plan.skeletonOfThought {
+            guard kind == .chat, let question = lastUserMessage else {
+                throw APIError.invalid("skeleton_of_thought needs a chat request with a user message", param: "chorus.skeleton_of_thought")
+            }
+            return try await skeletonOfThought(question, plan: plan)
+        }
         let streams: [AsyncStream<SequenceEvent>]
         do {
             streams = try scheduler.submit(plan.jobs)
@@ -111,6 +119,58 @@ struct OpenAIHandlers: Sendable {
             return streamingResponse(streams, plan: plan, kind: kind, id: id, promptTokens: promptTokens)
         }
         return try await completeResponse(streams, plan: plan, kind: kind, id: id, promptTokens: promptTokens)
+    }
+
+    // MARK: - skeleton-of-thought
+
+    /// The whole answer as one chat completion (streamed as one content chunk once assembled).
+    private func skeletonOfThought(_ question: String, plan: GenerationPlan) async throws -> Response {
+        var sot = SkeletonOfThought(scheduler: scheduler)
+        sot.maxPointTokens = min(sot.maxPointTokens, plan.maxTokens)
+        let answer: SkeletonOfThought.Answer
+        do {
+            answer = try await sot.answer(question, sampling: plan.sampling)
+        } catch SchedulerError.shuttingDown {
+            throw APIError(status: 503, message: "the server is shutting down", type: "server_error", code: "shutting_down")
+        } catch let failure as SkeletonOfThought.Failure {
+            throw APIError(status: 503, message: failure.description, type: "server_error", code: "shutting_down")
+        }
+        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let created = Int(Date().timeIntervalSince1970)
+        let usage = usage(prompt: answer.promptTokens, completion: answer.completionTokens)
+        let extensions: JSON = .object([("skeleton_of_thought", .object([
+            ("used", .bool(answer.usedSkeleton)), ("points", .array(answer.points.map(JSON.string))),
+        ]))])
+        guard plan.stream else {
+            return jsonResponse(.object([
+                ("id", .string(id)), ("object", .string("chat.completion")), ("created", .int(created)), ("model", .string(plan.model)),
+                ("choices", .array([.object([
+                    ("index", .int(0)), ("message", .object([("role", .string("assistant")), ("content", .string(answer.text))])),
+                    ("logprobs", .null), ("finish_reason", .string(answer.finishReason.rawValue)),
+                ])])),
+                ("usage", usage), ("chorus", extensions),
+            ]))
+        }
+        func chunk(_ delta: [(String, JSON)], _ finish: JSON) -> String {
+            var fields: [(String, JSON)] = [
+                ("id", .string(id)), ("object", .string("chat.completion.chunk")), ("created", .int(created)), ("model", .string(plan.model)),
+                ("choices", .array([.object([("index", .int(0)), ("delta", .object(delta)), ("logprobs", .null), ("finish_reason", finish)])])),
+            ]
+            if plan.includeUsage { fields.append(("usage", .null)) }
+            return "data: " + JSON.object(fields).serialized + "\n\n"
+        }
+        var events = chunk([("role", .string("assistant")), ("content", .string(""))], .null)
+        events += chunk([("content", .string(answer.text))], .null)
+        events += chunk([], .string(answer.finishReason.rawValue))
+        if plan.includeUsage {
+            events += "data: " + JSON.object([
+                ("id", .string(id)), ("object", .string("chat.completion.chunk")), ("created", .int(created)), ("model", .string(plan.model)),
+                ("choices", .array([])), ("usage", usage),
+            ]).serialized + "\n\n"
+        }
+        events += "data: [DONE]\n\n"
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: .init(byteBuffer: ByteBuffer(string: events)))
     }
 
     // MARK: - non-streaming

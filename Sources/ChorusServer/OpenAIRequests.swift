@@ -162,6 +162,8 @@ struct GenerationPlan: Sendable {
     var includeUsage: Bool
     var model: String
     var ignoreEndOfGeneration: Bool
+    /// Answer by skeleton-of-thought (chat only): outline first, then all points expanded in parallel.
+    var skeletonOfThought: Bool
 
     /// One job per (prompt, choice); choice i of a seeded request uses seed + i.
     var jobs: [SequenceJob] {
@@ -237,8 +239,11 @@ struct GenerationPlan: Sendable {
             guard k >= 0 && k <= 20 else { throw APIError.invalid("'top_logprobs' must be between 0 and 20", param: "top_logprobs") }
         }
         self.topLogprobs = topLogprobs
-        if f.chorus?.skeleton_of_thought == true {
-            throw APIError.invalid("skeleton_of_thought is not implemented by this server yet", param: "chorus.skeleton_of_thought")
+        skeletonOfThought = f.chorus?.skeleton_of_thought ?? false
+        if skeletonOfThought {
+            guard n == 1, topLogprobs == nil, stops.isEmpty else {
+                throw APIError.invalid("skeleton_of_thought works with n=1 and without logprobs or stop", param: "chorus.skeleton_of_thought")
+            }
         }
         self.prompts = prompts
         choicesPerPrompt = n

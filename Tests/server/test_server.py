@@ -344,3 +344,26 @@ def test_graceful_shutdown(sig):
     assert s.process.wait(timeout=60) == 0
     assert time.time() - start < 30
     connection.close()
+
+
+def test_skeleton_of_thought(server):
+    status, _, body = server.request("POST", "/v1/chat/completions", {
+        "messages": [{"role": "user", "content": "Explain how to make a cup of tea."}], "max_tokens": 24, "temperature": 0,
+        "chorus": {"skeleton_of_thought": True}})
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["object"] == "chat.completion"
+    content = answer["choices"][0]["message"]["content"]
+    sot = answer["chorus"]["skeleton_of_thought"]
+    assert content
+    if sot["used"]:
+        assert len(sot["points"]) >= 2
+        assert content.startswith("1. ") and "\n2. " in content
+    assert answer["usage"]["completion_tokens"] > 0
+    streamed = "".join(c.choices[0].delta.content or "" for c in server.client().chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Explain how to make a cup of tea."}], max_tokens=24, temperature=0,
+        stream=True, extra_body={"chorus": {"skeleton_of_thought": True}}) if c.choices)
+    assert streamed == content  # greedy, batch invariant: the same answer again
+    status, _, _ = server.request("POST", "/v1/chat/completions", {
+        "messages": [{"role": "user", "content": "hi"}], "n": 2, "chorus": {"skeleton_of_thought": True}})
+    assert status == 400

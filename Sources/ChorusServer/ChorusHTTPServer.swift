@@ -43,7 +43,7 @@ public struct ChorusHTTPServer: Sendable {
     public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
         let handlers = OpenAIHandlers(model: scheduler.model, scheduler: scheduler, metrics: scheduler.metrics,
                                       modelName: configuration.modelName)
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: ChorusRequestContext.self)
         if let key = configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
         router.get("/health") { _, _ in handlers.health() }
         router.get("/metrics") { _, _ in
@@ -51,13 +51,18 @@ public struct ChorusHTTPServer: Sendable {
                      body: .init(byteBuffer: ByteBuffer(string: handlers.metrics.render())))
         }
         router.get("/v1/models") { _, _ in handlers.models() }
-        router.post("/v1/chat/completions") { request, _ in await handlers.generate(request, kind: .chat) }
-        router.post("/v1/completions") { request, _ in await handlers.generate(request, kind: .completion) }
+        router.post("/v1/chat/completions") { request, context in
+            await handlers.generate(request, kind: .chat, isConnected: context.isConnected)
+        }
+        router.post("/v1/completions") { request, context in
+            await handlers.generate(request, kind: .completion, isConnected: context.isConnected)
+        }
 
         scheduler.start()
         let host = configuration.host
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [HangUpHandler()])),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "chorus"),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? 0) },
             logger: logger)

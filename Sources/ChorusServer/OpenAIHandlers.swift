@@ -35,10 +35,10 @@ struct OpenAIHandlers: Sendable {
         ]))
     }
 
-    func generate(_ request: Request, kind: Kind) async -> Response {
+    func generate(_ request: Request, kind: Kind, isConnected: @escaping @Sendable () -> Bool = { true }) async -> Response {
         let response: Response
         do {
-            response = try await handle(request, kind: kind)
+            response = try await handle(request, kind: kind, isConnected: isConnected)
         } catch let error as APIError {
             response = errorResponse(error)
         } catch {
@@ -48,7 +48,7 @@ struct OpenAIHandlers: Sendable {
         return response
     }
 
-    private func handle(_ request: Request, kind: Kind) async throws -> Response {
+    private func handle(_ request: Request, kind: Kind, isConnected: @escaping @Sendable () -> Bool) async throws -> Response {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: 16 << 20)
@@ -116,9 +116,23 @@ struct OpenAIHandlers: Sendable {
         let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let promptTokens = plan.prompts.reduce(0) { $0 + $1.count }
         if plan.stream {
-            return streamingResponse(streams, plan: plan, kind: kind, id: id, promptTokens: promptTokens)
+            return streamingResponse(streams, plan: plan, kind: kind, id: id, promptTokens: promptTokens, isConnected: isConnected)
         }
-        return try await completeResponse(streams, plan: plan, kind: kind, id: id, promptTokens: promptTokens)
+        // Watch the connection while the answer is produced: a client that hangs up cancels its sequences.
+        let choices = try await withThrowingTaskGroup(of: [Choice]?.self) { group in
+            group.addTask { try await collect(streams) }
+            group.addTask {
+                while isConnected() { try await Task.sleep(for: .milliseconds(100)) }
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        guard let choices else {
+            throw APIError(status: 499, message: "the client closed the connection", type: "invalid_request_error")
+        }
+        return completeResponse(choices, plan: plan, kind: kind, id: id, promptTokens: promptTokens)
     }
 
     // MARK: - skeleton-of-thought
@@ -182,8 +196,7 @@ struct OpenAIHandlers: Sendable {
         var completionTokens = 0
     }
 
-    private func completeResponse(_ streams: [AsyncStream<SequenceEvent>], plan: GenerationPlan, kind: Kind, id: String,
-                                  promptTokens: Int) async throws -> Response {
+    private func collect(_ streams: [AsyncStream<SequenceEvent>]) async throws -> [Choice] {
         var choices: [Choice] = []
         for stream in streams {
             var choice = Choice()
@@ -198,12 +211,16 @@ struct OpenAIHandlers: Sendable {
                     choice.completionTokens = completion
                 }
             }
-            if choice.reason == .cancelled {
+            if choice.reason == .cancelled || Task.isCancelled {
                 throw APIError(status: 503, message: "the server stopped before the completion was finished", type: "server_error",
                                code: "shutting_down")
             }
             choices.append(choice)
         }
+        return choices
+    }
+
+    private func completeResponse(_ choices: [Choice], plan: GenerationPlan, kind: Kind, id: String, promptTokens: Int) -> Response {
         let completionTokens = choices.reduce(0) { $0 + $1.completionTokens }
         let choiceObjects: [JSON] = choices.enumerated().map { index, choice in
             switch kind {
@@ -233,15 +250,21 @@ struct OpenAIHandlers: Sendable {
     // MARK: - streaming
 
     private func streamingResponse(_ streams: [AsyncStream<SequenceEvent>], plan: GenerationPlan, kind: Kind, id: String,
-                                   promptTokens: Int) -> Response {
+                                   promptTokens: Int, isConnected: @escaping @Sendable () -> Bool) -> Response {
         let created = Int(Date().timeIntervalSince1970)
         let object = kind == .chat ? "chat.completion.chunk" : "text_completion"
         let model = plan.model
         let includeUsage = plan.includeUsage
         let wantLogprobs = plan.topLogprobs != nil
-        let merged = Self.merge(streams)
+        let (merged, cancel) = Self.merge(streams)
         let handlers = self
         let body = ResponseBody { writer in
+            // A client that hangs up (even while its request still waits in the queue) cancels it at once.
+            let watchdog = Task {
+                while isConnected() { try await Task.sleep(for: .milliseconds(100)) }
+                cancel()
+            }
+            defer { watchdog.cancel() }
             func send(_ json: JSON) async throws {
                 try await writer.write(ByteBuffer(string: "data: \(json.serialized)\n\n"))
             }
@@ -299,9 +322,9 @@ struct OpenAIHandlers: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 
-    /// One stream of (choice index, event) from several; ending or dropping it cancels every source
-    /// (their sequences leave the scheduler at its next step).
-    static func merge(_ streams: [AsyncStream<SequenceEvent>]) -> AsyncStream<(Int, SequenceEvent)> {
+    /// One stream of (choice index, event) from several; ending or dropping it, or calling `cancel`,
+    /// cancels every source (their sequences leave the scheduler at its next step).
+    static func merge(_ streams: [AsyncStream<SequenceEvent>]) -> (AsyncStream<(Int, SequenceEvent)>, cancel: @Sendable () -> Void) {
         let (merged, continuation) = AsyncStream<(Int, SequenceEvent)>.makeStream(bufferingPolicy: .unbounded)
         let task = Task {
             await withTaskGroup(of: Void.self) { group in
@@ -314,7 +337,7 @@ struct OpenAIHandlers: Sendable {
             continuation.finish()
         }
         continuation.onTermination = { _ in task.cancel() }
-        return merged
+        return (merged, { task.cancel() })
     }
 
     // MARK: - pieces

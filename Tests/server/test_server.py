@@ -279,10 +279,22 @@ def test_busy_gets_429_and_disconnect_frees_the_slot(small_server):
     first.close()
     second.sock.shutdown(socket.SHUT_RDWR)
     second.close()
-    assert wait_idle(small_server, timeout=10), "slot still busy after the clients disconnected"
+    assert wait_idle(small_server, timeout=3), "slot still busy after the clients disconnected"
     start = time.time()
     ok = small_server.client(key=KEY).completions.create(model=MODEL, prompt="x", max_tokens=2)
     assert ok.usage.completion_tokens == 2 and time.time() - start < 10
+
+
+def test_non_streaming_disconnect_frees_the_slot(small_server):
+    connection = http.client.HTTPConnection("127.0.0.1", small_server.port, timeout=60)
+    connection.request("POST", "/v1/completions", body=json.dumps({"prompt": "Count:", "max_tokens": 450, "ignore_eos": True}),
+                       headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+    deadline = time.time() + 10
+    while json.loads(small_server.request("GET", "/health")[2])["slots_busy"] == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    connection.sock.shutdown(socket.SHUT_RDWR)
+    connection.close()
+    assert wait_idle(small_server, timeout=3), "slot still busy after the client hung up"
 
 
 LOAD_PROMPTS = [

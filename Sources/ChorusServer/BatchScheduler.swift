@@ -16,6 +16,20 @@ public final class BatchScheduler: @unchecked Sendable {
     public let queueCapacity: Int
     /// Rows per forward pass: decoding rows first, prompt chunks take the rest.
     public let stepRows: Int
+    /// Greedy speculative decoding by prompt lookup, when set.
+    public let speculation: Speculation?
+
+    /// Draft `draftLength` tokens per greedy sequence by prompt lookup and verify them in the same
+    /// pass, while at most `maxSequences` sequences decode (verification rows cost nearly as much as
+    /// decoding rows on a CPU, so it pays only when the batch is small).
+    public struct Speculation: Sendable {
+        public var draftLength: Int
+        public var maxSequences: Int
+        public init(draftLength: Int = 4, maxSequences: Int = 2) {
+            self.draftLength = max(1, draftLength)
+            self.maxSequences = max(1, maxSequences)
+        }
+    }
     let metrics: ServerMetrics
     private let logger: Logger
 
@@ -66,8 +80,9 @@ public final class BatchScheduler: @unchecked Sendable {
         }
     }
 
-    public init(model: LanguageModel, slots: Int, queueCapacity: Int, stepRows: Int? = nil, metrics: ServerMetrics = ServerMetrics(),
-                logger: Logger = Logger(label: "chorus.scheduler")) {
+    public init(model: LanguageModel, slots: Int, queueCapacity: Int, stepRows: Int? = nil, speculation: Speculation? = nil,
+                metrics: ServerMetrics = ServerMetrics(), logger: Logger = Logger(label: "chorus.scheduler")) {
+        self.speculation = speculation
         self.model = model
         slotCount = max(1, slots)
         self.queueCapacity = max(0, queueCapacity)
@@ -268,20 +283,36 @@ public final class BatchScheduler: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// A sequence's share of a step's logits: its first logit row and the tokens it drafted.
+    private struct Member {
+        let sequence: Running
+        let row: Int
+        let drafts: [Int]
+    }
+
     /// One batched forward pass over every active sequence, then sampling and reporting.
     private func step(queued: Int) {
         let clock = ContinuousClock()
         let start = clock.now
         var segments: [Segment] = []
-        var members: [Running] = []  // sequences whose logits come back, in logit-row order
+        var members: [Member] = []  // in logit-row order
+        var logitRows = 0
         var budget = stepRows
         var promptRows = 0
-        for sequence in active {
-            if let token = sequence.pendingToken {
-                segments.append(Segment(.sequence([token], start: sequence.cache.count), cache: sequence.cache))
-                members.append(sequence)
-                budget -= 1
+        let decoding = active.filter { $0.pendingToken != nil }
+        let speculate = speculation.map { decoding.count <= $0.maxSequences } ?? false
+        for sequence in decoding {
+            let token = sequence.pendingToken!
+            var drafts: [Int] = []
+            if speculate, let speculation, sequence.job.sampling.isGreedy, sequence.job.sampling.repeatPenalty == 1 {
+                let room = min(speculation.draftLength, sequence.cache.capacity - sequence.cache.count - 1,
+                               budget - (decoding.count - members.count))
+                if room > 0 { drafts = Self.promptLookup(sequence.history, length: room) }
             }
+            segments.append(Segment(.sequence([token] + drafts, start: sequence.cache.count, logits: .all), cache: sequence.cache))
+            members.append(Member(sequence: sequence, row: logitRows, drafts: drafts))
+            logitRows += 1 + drafts.count
+            budget -= 1 + drafts.count
         }
         for sequence in active where sequence.pendingToken == nil && budget > 0 {
             let prompt = sequence.job.promptIDs
@@ -289,7 +320,10 @@ public final class BatchScheduler: @unchecked Sendable {
             let last = end == prompt.count
             segments.append(Segment(.sequence(Array(prompt[sequence.prefilled..<end]), start: sequence.prefilled,
                                               logits: last ? .last : .none), cache: sequence.cache))
-            if last { members.append(sequence) }
+            if last {
+                members.append(Member(sequence: sequence, row: logitRows, drafts: []))
+                logitRows += 1
+            }
             promptRows += end - sequence.prefilled
             budget -= end - sequence.prefilled
             sequence.prefilled = end
@@ -304,16 +338,55 @@ public final class BatchScheduler: @unchecked Sendable {
             return
         }
         var generated = 0
-        for (row, sequence) in members.enumerated() {
-            let values = logits.row(row)
-            let token = sequence.sampler.sample(values, history: sequence.history)
-            report(token, logits: values, of: sequence)
-            if sequence.pendingToken != nil { generated += 1 }
+        var drafted = 0
+        var accepted = 0
+        for member in members {
+            let sequence = member.sequence
+            let before = sequence.generated
+            if member.drafts.isEmpty {
+                let values = logits.row(member.row)
+                report(sequence.sampler.sample(values, history: sequence.history), logits: values, of: sequence)
+            } else {
+                // Greedy verification: row i's arg-max is the token after draft i; drafts are accepted
+                // while they equal it. Accepted rows' keys and values are already in place (a chain).
+                var tokens: [Int] = []
+                for i in 0...member.drafts.count {
+                    tokens.append(Sampler.argmax(logits.row(member.row + i)))
+                    if i == member.drafts.count || tokens[i] != member.drafts[i] { break }
+                }
+                drafted += member.drafts.count
+                accepted += tokens.count - 1
+                sequence.cache.trim(to: sequence.cache.count - (member.drafts.count + 1) + tokens.count)
+                for (i, token) in tokens.enumerated() {
+                    report(token, logits: logits.row(member.row + i), of: sequence)
+                    if !active.contains(where: { $0 === sequence }) { break }
+                }
+            }
+            generated += sequence.generated - before
         }
         let rows = segments.reduce(0) { $0 + $1.batch.count }
         publishActiveCount()
         metrics.step(rows: rows, sequences: segments.count, generated: generated, prompt: promptRows,
                      seconds: (clock.now - start).seconds, queued: queued, active: active.count)
+        if drafted > 0 { metrics.speculated(drafted: drafted, accepted: accepted) }
+    }
+
+    /// Prompt lookup: the tokens that followed the latest earlier occurrence of the last 3 (else 2)
+    /// tokens of `history`, at most `length` of them.
+    static func promptLookup(_ history: [Int], length: Int) -> [Int] {
+        let count = history.count
+        for n in stride(from: min(3, count - 1), through: 2, by: -1) {
+            let suffix = count - n
+            var start = suffix - 1
+            while start >= 0 {
+                if history[start..<start + n].elementsEqual(history[suffix..<count]) {
+                    let from = start + n
+                    return Array(history[from..<min(count, from + length)])
+                }
+                start -= 1
+            }
+        }
+        return []
     }
 
     /// Handles a sampled token: end of generation, stop strings, budget and context, else report it

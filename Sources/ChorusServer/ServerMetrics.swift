@@ -14,6 +14,8 @@ public final class ServerMetrics: @unchecked Sendable {
     private var recentRate = 0.0
     private var rejected = 0
     private var reusedPromptTokens = 0
+    private var draftedTokens = 0
+    private var acceptedTokens = 0
 
     public init() {}
 
@@ -22,6 +24,13 @@ public final class ServerMetrics: @unchecked Sendable {
     }
 
     func reusedPrefix(tokens: Int) { lock.withLock { reusedPromptTokens += tokens } }
+
+    func speculated(drafted: Int, accepted: Int) {
+        lock.withLock {
+            draftedTokens += drafted
+            acceptedTokens += accepted
+        }
+    }
 
     func rejectedBusy() { lock.withLock { rejected += 1 } }
 
@@ -68,6 +77,10 @@ public final class ServerMetrics: @unchecked Sendable {
             metric("chorus_prompt_tokens_reused_total", "counter", "Prompt tokens whose KV entries were reused from a previous sequence.",
                    [("", "\(reusedPromptTokens)")])
             metric("chorus_generated_tokens_total", "counter", "Tokens generated.", [("", "\(generatedTokens)")])
+            metric("chorus_speculative_drafted_tokens_total", "counter", "Tokens drafted by prompt lookup.", [("", "\(draftedTokens)")])
+            metric("chorus_speculative_accepted_tokens_total", "counter", "Drafted tokens accepted by verification.", [("", "\(acceptedTokens)")])
+            metric("chorus_speculative_acceptance_rate", "gauge", "Accepted / drafted tokens since start.",
+                   [("", String(format: "%.4f", draftedTokens > 0 ? Double(acceptedTokens) / Double(draftedTokens) : 0))])
             metric("chorus_batch_steps_total", "counter", "Batched forward passes.", [("", "\(steps)")])
             metric("chorus_batch_rows_total", "counter", "Rows evaluated by batched forward passes.", [("", "\(stepRows)")])
             metric("chorus_batch_size", "gauge", "Sequences in the latest forward pass.", [("", "\(lastBatchSize)")])

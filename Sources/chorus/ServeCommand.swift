@@ -17,6 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Sequences that may wait for a slot before requests get 429 (default: 4 x --parallel).") var queue: Int?
     @Option(help: "Rows per batched forward pass: decoding rows first, prompt chunks fill the rest.") var batch = 64
     @Option(help: "Require 'Authorization: Bearer KEY' on every request but /health.") var apiKey: String?
+    @Option(help: "Greedy requests: draft K tokens by prompt lookup and verify them in the same pass (0: off).") var speculate = 0
+    @Option(help: "Speculate only while at most this many sequences decode.") var speculateMaxSequences = 2
     @Option(help: "Seconds a shutdown (SIGINT/SIGTERM) lets running requests finish before cancelling them.") var shutdownGrace = 10.0
 
     func validate() throws {
@@ -26,13 +28,18 @@ struct ServeCommand: AsyncParsableCommand {
         guard batch >= parallel && batch <= 4096 else { throw ValidationError("--batch must be between --parallel and 4096") }
         guard shutdownGrace >= 0 && shutdownGrace.isFinite else { throw ValidationError("--shutdown-grace must be >= 0") }
         if options.llamaCppRounding { throw ValidationError("serve batches sequences and needs batch-invariant rounding; drop --llama-cpp-rounding") }
+        guard (0...32).contains(speculate) else { throw ValidationError("--speculate must be between 0 and 32") }
+        guard speculateMaxSequences >= 1 else { throw ValidationError("--speculate-max-sequences must be >= 1") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
     }
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let model = try options.load(maxBatch: batch)
-        let scheduler = BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch)
+        let speculation = speculate > 0
+            ? BatchScheduler.Speculation(draftLength: speculate, maxSequences: speculateMaxSequences) : nil
+        let scheduler = BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,
+                                       speculation: speculation)
         let name = URL(fileURLWithPath: options.model).pathExtension == "gguf"
             ? URL(fileURLWithPath: options.model).deletingPathExtension().lastPathComponent : options.model
         let server = ChorusHTTPServer(

@@ -76,4 +76,27 @@ import Testing
         #expect(cut.reason == .stop)
         #expect(cut.text == String(reference.text[..<reference.text.range(of: stop)!.lowerBound]))
     }
+
+    @Test func promptLookupSpeculationGivesPlainGreedyTokens() async throws {
+        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
+        let scheduler = BatchScheduler(model: model, slots: 2, queueCapacity: 2, stepRows: 32,
+                                       speculation: .init(draftLength: 4, maxSequences: 2))
+        scheduler.start()
+        defer { scheduler.stopAll() }
+        // Repetitive prompts, where prompt lookup drafts often and is often right.
+        let prompts = ["1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3,",
+                       "let a = x.a; let b = x.b; let c = x.c; let d = x.d; let e"]
+        let jobs = prompts.map { SequenceJob(promptIDs: model.tokenize($0), maxTokens: 40, sampling: .greedy) }
+        let plain = try jobs.map { job in
+            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
+                                                 sampling: job.sampling).ids
+        }
+        let streams = try scheduler.submit(jobs)
+        for (i, stream) in streams.enumerated() {
+            #expect(await collect(stream).ids == plain[i], "job \(i) differs from plain greedy under speculation")
+        }
+        let metrics = scheduler.metrics.render()
+        let accepted = metrics.split(separator: "\n").first { $0.hasPrefix("chorus_speculative_accepted_tokens_total ") }
+        #expect((accepted.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) > 0, "prompt lookup accepted nothing: \(metrics)")
+    }
 }

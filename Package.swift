@@ -24,6 +24,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // Instruction-level kernels Swift SIMD cannot express (int8 multiply-add); each has a Swift twin.
@@ -42,9 +45,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: []),
+        // OpenAI-compatible HTTP server: continuous-batching scheduler over the engine's batched forward.
+        .target(
+            name: "ChorusServer",
+            dependencies: [
+                "Chorus", "ChorusModels", "ChorusTokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                         .product(name: "Logging", package: "swift-log")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"], exclude: ["Fixtures"]),
@@ -54,6 +68,7 @@ let package = Package(
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
         .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
     ]
 )

@@ -16,3 +16,10 @@ for model in $MODELS; do
 done
 echo "== running tests" >&2
 swift test "${FLAGS[@]}" --skip-build "$@"
+# End-to-end server tests: the real `chorus serve` on loopback, driven by the official openai client.
+# Skipped when arguments select particular Swift tests.
+if [ $# -eq 0 ]; then
+    echo "== server tests (chorus serve + openai client)" >&2
+    python3 -c "import openai, pytest" 2>/dev/null || python3 -m pip install -q openai pytest
+    CHORUS_BIN="$(swift build "${FLAGS[@]}" --show-bin-path)/chorus" timeout 1200 python3 -m pytest -q Tests/server
+fi

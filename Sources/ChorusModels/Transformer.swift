@@ -246,7 +246,7 @@ public final class Transformer: @unchecked Sendable {
 
     /// x += (post-norm) projected, then normed = rmsnorm(x) * weight quantised for the next
     /// products: one region over rows, so the residual stream is touched once per sub-block.
-    private func addResidualAndNormalize(rows n: Int, residual: Bool, postNorm: [Float]?, weight: [Float]?) {
+    func addResidualAndNormalize(rows n: Int, residual: Bool, postNorm: [Float]?, weight: [Float]?) {
         let d = config.embeddingLength, eps = config.normEpsilon, s = scratch
         let q = s.quantizedModel
         pool.run(n, under: plan, op: .rowwise, grain: 4) { range, _ in
@@ -269,7 +269,7 @@ public final class Transformer: @unchecked Sendable {
 
     /// One region computing several products of the same activations; the region's rows are the
     /// stacked output rows of all matrices, so the work splits evenly whatever their sizes.
-    private func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int,
+    func multiplyStacked(_ parts: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, xRows: Int,
                                  gemmRows: Int, tiled: Bool) {
         let total = parts.reduce(0) { $0 + $1.0.rows }
         pool.run(total, under: plan, op: .linear, grain: 16) { range, _ in
@@ -286,7 +286,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// Bias, per-head norm and RoPE for row t's heads; its key and value heads go to `slot`.
-    private func prepareHeads(row t: Int, layer: LayerWeights, layerIndex l: Int, position: Int, slot: Int, cache: KVCache) {
+    func prepareHeads(row t: Int, layer: LayerWeights, layerIndex l: Int, position: Int, slot: Int, cache: KVCache) {
         let c = config, s = scratch, hd = c.headDimension
         let q = s.q + t * c.queryWidth, k = s.k + t * c.kvWidth, v = s.v + t * c.kvWidth
         if let b = layer.queryBias { b.withUnsafeBufferPointer { VectorOps.add($0.baseAddress!, into: q, c.queryWidth) } }
@@ -321,7 +321,7 @@ public final class Transformer: @unchecked Sendable {
     /// Computed as llama.cpp's CPU flash attention does, so results agree with it closely: the
     /// query rounded to half, one pass over the visible slots in slot order with an online softmax,
     /// the weighted values accumulated in half precision, divided by the normaliser at the end.
-    private func attend(row t: Int, head h: Int, batch: Batch, batchRow: Int, layer l: Int, cache: KVCache,
+    func attend(row t: Int, head h: Int, batch: Batch, batchRow: Int, layer l: Int, cache: KVCache,
                         thread: Int) {
         let c = config, s = scratch, hd = c.headDimension
         let kvHead = h / c.gqaGroup
@@ -368,7 +368,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func time(_ op: OperatorKind, _ body: () -> Void) {
+    func time(_ op: OperatorKind, _ body: () -> Void) {
         if let profiler {
             let start = profiler.now()
             body()

@@ -19,5 +19,6 @@ struct ChorusCommand: AsyncParsableCommand {
             PipelineCommand.self,
             PullCommand.self,
             ModelsCommand.self,
+            ServeCommand.self,
         ])
 }

@@ -17,6 +17,8 @@ struct GenerateCommand: ParsableCommand {
     var draft: String?
     @Option(help: "Token-tree shape for --draft: children per node at each depth, e.g. 3,2,1.") var tree: String?
     @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).") var draftLength: Int?
+    @Flag(help: "Skeleton-of-thought: outline first, then expand every point in parallel as a batch (chat models).")
+    var skeletonOfThought = false
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("-n must be >= 0") }
@@ -25,6 +27,7 @@ struct GenerateCommand: ParsableCommand {
         if draft != nil, options.llamaCppRounding {
             throw ValidationError("--draft needs batch-invariant rounding (a tree row must equal its chain); drop --llama-cpp-rounding")
         }
+        if skeletonOfThought, draft != nil { throw ValidationError("--skeleton-of-thought does not combine with --draft") }
         if let draftLength, draftLength < 1 || draftLength > 63 { throw ValidationError("--draft-length must be between 1 and 63") }
         if let tree {
             do { _ = try TreeShape.parse(tree) } catch { throw ValidationError("--tree: \(error)") }
@@ -43,6 +46,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        if skeletonOfThought { return try runSkeletonOfThought() }
         let shape = try shape
         let model = try options.load(maxBatch: max(64, shape.nodeCount + 1))
         let text = chat ? try model.chatPrompt(prompt) : prompt

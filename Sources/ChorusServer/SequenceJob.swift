@@ -1,0 +1,55 @@
+import Chorus
+
+/// One sequence the scheduler generates: a request's prompt with its budget and sampling. A request
+/// with `n` choices submits n jobs.
+public struct SequenceJob: Sendable {
+    public var promptIDs: [Int]
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    public var stops: [String]
+    /// How many alternatives to report with each token's log-probability; nil: no log-probabilities.
+    public var topLogprobs: Int?
+    /// Keep generating through end-of-generation tokens (llama-server's `ignore_eos`, for benchmarks).
+    public var ignoreEndOfGeneration = false
+
+    public init(promptIDs: [Int], maxTokens: Int, sampling: SamplingParameters, stops: [String] = [], topLogprobs: Int? = nil) {
+        self.promptIDs = promptIDs
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stops = stops
+        self.topLogprobs = topLogprobs
+    }
+}
+
+/// A token's log-probability under the model (before temperature), with the most likely alternatives.
+public struct TokenLogprob: Sendable {
+    public var id: Int
+    public var logprob: Float
+    public var top: [(id: Int, logprob: Float)]
+}
+
+/// Why a sequence ended, in OpenAI's terms (`cancelled` when the client left or the server stopped).
+public enum FinishReason: String, Sendable {
+    case stop, length, cancelled
+}
+
+/// What a running sequence reports, in order: tokens as they are sampled, then one `finished`.
+public enum SequenceEvent: Sendable {
+    /// `text` is what became printable with this token (empty while a character or a possible stop
+    /// string is incomplete).
+    case token(id: Int, text: String, logprob: TokenLogprob?)
+    case finished(reason: FinishReason, promptTokens: Int, completionTokens: Int, trailingText: String)
+}
+
+/// Why the scheduler refused jobs.
+public enum SchedulerError: Error, Equatable, CustomStringConvertible {
+    case queueFull(retryAfterSeconds: Int)
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .queueFull: return "all slots and the queue are full; retry later"
+        case .shuttingDown: return "the server is shutting down"
+        }
+    }
+}

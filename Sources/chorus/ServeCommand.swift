@@ -1,0 +1,53 @@
+import ArgumentParser
+import Chorus
+import ChorusServer
+import Foundation
+import Logging
+
+/// `chorus serve`: an OpenAI-compatible HTTP server with continuous batching.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics).")
+
+    @OptionGroup var options: ModelOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
+    @Option(help: "Sequences decoded together (slots); each holds a KV cache of the full context.") var parallel = 4
+    @Option(help: "Sequences that may wait for a slot before requests get 429 (default: 4 x --parallel).") var queue: Int?
+    @Option(help: "Rows per batched forward pass: decoding rows first, prompt chunks fill the rest.") var batch = 64
+    @Option(help: "Require 'Authorization: Bearer KEY' on every request but /health.") var apiKey: String?
+    @Option(help: "Greedy requests: draft K tokens by prompt lookup and verify them in the same pass (0: off).") var speculate = 0
+    @Option(help: "Speculate only while at most this many sequences decode.") var speculateMaxSequences = 2
+    @Option(help: "Seconds a shutdown (SIGINT/SIGTERM) lets running requests finish before cancelling them.") var shutdownGrace = 10.0
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 256") }
+        if let queue, queue < 0 { throw ValidationError("--queue must be >= 0") }
+        guard batch >= parallel && batch <= 4096 else { throw ValidationError("--batch must be between --parallel and 4096") }
+        guard shutdownGrace >= 0 && shutdownGrace.isFinite else { throw ValidationError("--shutdown-grace must be >= 0") }
+        if options.llamaCppRounding { throw ValidationError("serve batches sequences and needs batch-invariant rounding; drop --llama-cpp-rounding") }
+        guard (0...32).contains(speculate) else { throw ValidationError("--speculate must be between 0 and 32") }
+        guard speculateMaxSequences >= 1 else { throw ValidationError("--speculate-max-sequences must be >= 1") }
+        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let model = try options.load(maxBatch: batch)
+        let speculation = speculate > 0
+            ? BatchScheduler.Speculation(draftLength: speculate, maxSequences: speculateMaxSequences) : nil
+        let scheduler = BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,
+                                       speculation: speculation)
+        let name = URL(fileURLWithPath: options.model).pathExtension == "gguf"
+            ? URL(fileURLWithPath: options.model).deletingPathExtension().lastPathComponent : options.model
+        let server = ChorusHTTPServer(
+            scheduler: scheduler,
+            configuration: ServerConfiguration(host: host, port: port, apiKey: apiKey, modelName: name,
+                                               shutdownGrace: .milliseconds(Int(shutdownGrace * 1000))))
+        try await server.run { host, port in
+            FileHandle.standardError.write(Data("chorus serve: \(name) listening on http://\(host):\(port) (\(parallel) slots, context \(model.contextLength))\n".utf8))
+        }
+    }
+}

@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "ChorusPipeline"),
         // Ranks talking to each other: the Transport protocol, and pipeline/tensor-parallel execution over it.
         .target(name: "ChorusTransport"),
+        .target(name: "ChorusDistributed", dependencies: ["Chorus", "ChorusModels", "ChorusGGUF", "ChorusRuntime", "ChorusTransport", "ChorusPipeline"], swiftSettings: optimise),
         .target(name: "ChorusSpeculative", dependencies: ["ChorusModels", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(
             name: "Chorus",
@@ -59,7 +60,7 @@ let package = Package(
             swiftSettings: []),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusTransport",
+            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusDistributed", "ChorusTransport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")] + mpiDependency),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
@@ -70,6 +71,7 @@ let package = Package(
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
         .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
     ] + mpiTargets
 )

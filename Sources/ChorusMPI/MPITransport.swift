@@ -141,6 +141,15 @@ final class MPIRequest: TransportRequest {
         done = flag != 0
         return done
     }
+
+    func cancel() {
+        guard !done, handle != chorus_mpi_request_null() else { return }
+        MPI_Cancel(&handle)
+        var flag: Int32 = 0
+        _ = chorus_mpi_test(&handle, &flag)
+        if flag == 0 { MPI_Request_free(&handle) }
+        done = true
+    }
 }
 
 /// A communicator made by `MPI_Comm_split`.

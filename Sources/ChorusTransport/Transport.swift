@@ -18,8 +18,8 @@ public protocol Transport: AnyObject {
     /// Starts sending `bytes` to `peer` under `tag`; the memory must stay valid and unchanged until
     /// the returned request completes.
     func startSend(_ bytes: UnsafeRawBufferPointer, to peer: Int, tag: Int) throws -> any TransportRequest
-    /// Starts receiving exactly `bytes.count` bytes from `peer` under `tag` into `bytes`, valid once the
-    /// request completes.
+    /// Starts receiving a message of at most `bytes.count` bytes from `peer` under `tag` into `bytes`,
+    /// valid once the request completes. Messages between two ranks under one tag arrive in order.
     func startReceive(into bytes: UnsafeMutableRawBufferPointer, from peer: Int, tag: Int) throws -> any TransportRequest
     /// Element-wise sum of `values` over the ranks of `group` (all ranks when nil), in place on each.
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>, group: TransportGroup?) throws
@@ -46,6 +46,8 @@ public protocol TransportGroup: AnyObject {
 public protocol TransportRequest: AnyObject {
     /// Whether it has completed (never blocks).
     func test() throws -> Bool
+    /// Withdraws a receive that will never be matched (a run ending), so no request is left behind.
+    func cancel()
 }
 
 /// Why a transfer failed, as a line the user can act on.

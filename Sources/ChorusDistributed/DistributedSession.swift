@@ -85,6 +85,7 @@ public final class DistributedSession {
         func load(_ map: StageMap) throws -> LanguageModel {
             let part = ModelPart(layers: map.ranges[stage], tensorSlice: slice, tensorSlices: plan.slices)
             let loaded: Result<LanguageModel, Error> = Result {
+                if FaultInjection(rank: rank).fault == .load { throw FaultInjection.injectedLoadFailure }
                 let m = try LanguageModel(path: modelPath, pool: ThreadPool(threads: threads), context: context, maxBatch: maxBatch, part: part)
                 if let group {
                     m.transformer.partialSums = { values, rows in
@@ -195,7 +196,7 @@ public final class DistributedSession {
         let all = try transport.allGather(message)
         guard let bad = all.firstIndex(where: { $0[0] != 0 }) else { return }
         let text = String(decoding: all[bad][1...].prefix { $0 != 0 }, as: UTF8.self)
-        throw DistributedError.rankFailed(rank: bad, host: bad == transport.rank ? transport.hostName : "rank \(bad)'s host", message: text)
+        throw DistributedError.rankFailed(rank: bad, host: bad == transport.rank ? transport.hostName : "", message: text)
     }
 
     /// Seconds per decode step of one block of this stage (mean over its blocks) and of the final norm

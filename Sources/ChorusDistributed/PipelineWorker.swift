@@ -1,5 +1,6 @@
 import ChorusModels
 import ChorusTransport
+import Foundation
 
 /// Every rank but 0: waits for micro-batches from the previous stage (or, on stage 0's other
 /// tensor slices, from rank 0), runs its blocks on them, and passes hidden states on (or, on the
@@ -92,6 +93,8 @@ final class PipelineWorker {
             recorder.record(.send, forward: forward, microbatch: box.microbatch, since: box.postedAt, peer: downstream)
         }
 
+        var dieAt: Int? = nil
+        if case .die(let n) = FaultInjection(rank: rank).fault { dieAt = n }
         try post(inbox[0])
         var turn = 0
         var lastForward = 0
@@ -100,6 +103,7 @@ final class PipelineWorker {
             let waitStart = monotonicSeconds()
             try transport.wait(box.headerRequest!, for: "work from rank \(source)")
             let header = try StageHeader(decoding: UnsafeBufferPointer(box.header))
+            if let dieAt, turn + 1 >= dieAt { _exit(9) }
             if header.op != .forward {
                 // Pass the word on down the pipeline, then stop.
                 box.hiddenRequest?.cancel()

@@ -69,7 +69,7 @@ public enum DistributedError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .invalidSetup(let message): return message
-        case .rankFailed(let rank, let host, let message): return "rank \(rank) (\(host)) failed: \(message)"
+        case .rankFailed(let rank, let host, let message): return "rank \(rank)\(host.isEmpty ? "" : " (\(host))") failed: \(message)"
         case .modelDiffers(let message): return message
         case .peerStopped(let message): return message
         }

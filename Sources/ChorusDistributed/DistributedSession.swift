@@ -42,7 +42,7 @@ public final class DistributedSession {
     public let plan: DistributedPlan
     /// This rank's model part (rank 0's drives the run).
     public private(set) var model: LanguageModel
-    /// Per-layer and output-head costs the stage map was balanced with (seconds per decode step), if measured.
+    /// Per-layer and output-head costs the stage map was balanced with (seconds per 16-row micro-batch), if measured.
     public private(set) var measuredCosts: (perLayer: [Double], head: Double)?
     let recorder: TraceRecorder
     let modelName: String
@@ -105,8 +105,14 @@ public final class DistributedSession {
         model = try load(map)
 
         if plan.stages > 1 && plan.balanceByCost {
-            let (perLayer, head) = try Self.measureStage(model.transformer)
-            var mine = [perLayer, head]
+            // One stage at a time, so the measurements do not compete for the cores.
+            var measured = (perLayer: 0.0, head: 0.0)
+            for s in 0..<plan.stages {
+                try transport.barrier()
+                if s == stage { measured = try Self.measureStage(model.transformer) }
+            }
+            try transport.barrier()
+            var mine = [measured.perLayer, measured.head]
             let bytes = mine.withUnsafeBytes { Array($0) }
             mine = []
             let all = try transport.allGather(bytes).map { b in b.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) } }
@@ -150,7 +156,7 @@ public final class DistributedSession {
             let perStage = stageMap.ranges.enumerated().map { s, r in
                 r.map { costs.perLayer[$0] }.reduce(0, +) + (s == plan.stages - 1 ? costs.head : 0)
             }
-            lines.append("  balanced by measured decode cost: layer " + plan.stagesList(costs.perLayer, map: stageMap)
+            lines.append("  balanced by measured cost of a 16-row micro-batch: layer " + plan.stagesList(costs.perLayer, map: stageMap)
                          + String(format: " ms, head %.3f ms; stage totals ", costs.head * 1000)
                          + perStage.map { String(format: "%.2f", $0 * 1000) }.joined(separator: " / ") + " ms")
         }
@@ -199,23 +205,29 @@ public final class DistributedSession {
         throw DistributedError.rankFailed(rank: bad, host: bad == transport.rank ? transport.hostName : "", message: text)
     }
 
-    /// Seconds per decode step of one block of this stage (mean over its blocks) and of the final norm
-    /// and output head (0 off the last stage): medians of a few timed single-row steps.
+    /// Seconds of one block of this stage (mean over its blocks) and of the final norm and output
+    /// head (0 off the last stage) on a 16-row micro-batch with logits for half its rows (the
+    /// perplexity pattern; prompt prefill needs one row's): medians of timed runs after warm-up.
+    /// Micro-batched work is what balance speeds up: one decode step visits every stage in turn
+    /// whatever the split.
     static func measureStage(_ t: Transformer) throws -> (perLayer: Double, head: Double) {
-        let cache = t.makeCache(capacity: 8)
+        let rows = min(16, t.maxBatch)
+        let cache = t.makeCache(capacity: rows)
         let d = t.hiddenWidth
-        let input = UnsafeMutablePointer<Float>.allocate(capacity: d)
+        let input = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
         defer { input.deallocate() }
-        for i in 0..<d { input[i] = Float((i * 7919) % 97) / 97 - 0.5 }
-        let batch = Batch.sequence([1], start: 0)
+        for i in 0..<rows * d { input[i] = Float((i * 7919) % 97) / 97 - 0.5 }
+        let batch = Batch.sequence(Array(repeating: 1, count: rows), start: 0)
+        let logitRows = Array(rows / 2..<rows)
         func time(logits: Bool) throws -> Double {
             var samples: [Double] = []
             for _ in 0..<7 {
                 let start = monotonicSeconds()
-                _ = try t.forwardStage(batch, rows: 0..<1, cache: cache, input: t.isFirstStage ? nil : input, logitRows: logits ? [0] : [])
+                _ = try t.forwardStage(batch, rows: 0..<rows, cache: cache, input: t.isFirstStage ? nil : input,
+                                       logitRows: logits ? logitRows : [])
                 samples.append(monotonicSeconds() - start)
             }
-            samples.removeFirst()
+            samples.removeFirst(2)
             return samples.sorted()[samples.count / 2]
         }
         let body = try time(logits: false)

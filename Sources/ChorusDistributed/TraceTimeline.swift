@@ -82,17 +82,27 @@ public struct TraceTimeline {
         }
     }
 
-    /// Mean time from a stage's send being posted to the next stage holding the data (ms): the
-    /// receiving wait's end minus the sender's compute end, over micro-batches whose receiver waited.
+    /// Median time from a stage finishing a micro-batch to the next stage holding it (ms): the end of
+    /// the receiver's wait minus the later of the sender's compute end and the wait's start.
     public var transferTime: Double {
         var samples: [Double] = []
         for s in 1..<max(1, leaders.count) {
             let sent = Dictionary(events(leaders[s - 1], .compute).map { ($0.microbatch, $0.end) }, uniquingKeysWith: { a, _ in a })
             for w in events(leaders[s], .wait) {
-                if let t = sent[w.microbatch], w.end > t { samples.append((w.end - t) * 1000) }
+                if let t = sent[w.microbatch], w.end > t { samples.append((w.end - max(t, w.start)) * 1000) }
             }
         }
         return samples.isEmpty ? 0 : samples.sorted()[samples.count / 2]
+    }
+
+    /// Share of the stage leaders' time in the pass spent blocked on other ranks (waits for hidden
+    /// states, logits or send completion), over leaders x makespan.
+    public var communicationShare: Double {
+        let all = leaders.flatMap { r in trace.ranks[r].filter { $0.forward == forward } }
+        guard let start = all.map(\.start).min(), let end = all.map(\.end).max(), end > start else { return 0 }
+        let blocked = leaders.flatMap { r in trace.ranks[r].filter { $0.forward == forward && $0.kind == .wait } }
+            .map { $0.end - $0.start }.reduce(0, +)
+        return blocked / (Double(leaders.count) * (end - start))
     }
 
     func measuredCosts() -> CostModel {

@@ -41,6 +41,7 @@ public struct TraceTimeline {
         let schedule = try forwardSchedule(stages: p, microbatches: m)
         let origin = leaders.flatMap { r in trace.ranks[r].filter { $0.forward == forward } }.map(\.start).min() ?? 0
         func ms(_ t: Double) -> Double { (t - origin) * 1000 }
+        let receiverWaits = leaders.map { r in Dictionary(events(r, .wait).map { ($0.microbatch, $0) }, uniquingKeysWith: { a, _ in a }) }
         var programs: [[TimedAction]] = []
         var makespan = 0.0
         for (stage, rank) in leaders.enumerated() {
@@ -62,8 +63,11 @@ public struct TraceTimeline {
                     let w = waits[mb]
                     (lane, start, end) = (.communication, w?.start ?? c.start, w?.end ?? c.start)
                 case .send:
-                    let s = sends[mb]
-                    (lane, start, end) = (.communication, s?.start ?? c.end, max(s?.end ?? c.end, s?.start ?? c.end))
+                    // A send's completion is only seen lazily; it is drawn from posting to the
+                    // receiver holding the data (its wait's end), or as instant without a receiver wait.
+                    let posted = sends[mb]?.start ?? c.end
+                    let arrival = stage + 1 < leaders.count ? receiverWaits[stage + 1][mb]?.end : nil
+                    (lane, start, end) = (.communication, posted, max(posted, arrival ?? posted))
                 default: continue
                 }
                 program.append(TimedAction(action: action, lane: lane, start: ms(start), end: ms(end), activeStart: ms(start)))

@@ -86,14 +86,15 @@ public struct TraceTimeline {
         }
     }
 
-    /// Median time from a stage finishing a micro-batch to the next stage holding it (ms): the end of
-    /// the receiver's wait minus the later of the sender's compute end and the wait's start.
+    /// Median time from a stage finishing a micro-batch to the next stage holding it (ms), over the
+    /// micro-batches the receiver was already waiting for when they were sent (otherwise the data sat
+    /// in its buffer and the transfer time is not seen); 0 when there is none.
     public var transferTime: Double {
         var samples: [Double] = []
         for s in 1..<max(1, leaders.count) {
             let sent = Dictionary(events(leaders[s - 1], .compute).map { ($0.microbatch, $0.end) }, uniquingKeysWith: { a, _ in a })
             for w in events(leaders[s], .wait) {
-                if let t = sent[w.microbatch], w.end > t { samples.append((w.end - max(t, w.start)) * 1000) }
+                if let t = sent[w.microbatch], w.start <= t, w.end >= t { samples.append((w.end - t) * 1000) }
             }
         }
         return samples.isEmpty ? 0 : samples.sorted()[samples.count / 2]

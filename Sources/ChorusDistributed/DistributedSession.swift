@@ -106,12 +106,14 @@ public final class DistributedSession {
 
         if plan.stages > 1 && plan.balanceByCost {
             // One stage at a time, so the measurements do not compete for the cores.
-            var measured = (perLayer: 0.0, head: 0.0)
+            var outcome: Result<(perLayer: Double, head: Double), Error> = .success((0, 0))
+            let transformer = model.transformer
             for s in 0..<plan.stages {
                 try transport.barrier()
-                if s == stage { measured = try Self.measureStage(model.transformer) }
+                if s == stage { outcome = Result { try Self.measureStage(transformer) } }
             }
-            try transport.barrier()
+            try Self.agree(transport, on: outcome.map { _ in () }, what: "could not time its stage")
+            let measured = try outcome.get()
             var mine = [measured.perLayer, measured.head]
             let bytes = mine.withUnsafeBytes { Array($0) }
             mine = []
@@ -211,8 +213,8 @@ public final class DistributedSession {
     /// Micro-batched work is what balance speeds up: one decode step visits every stage in turn
     /// whatever the split.
     static func measureStage(_ t: Transformer) throws -> (perLayer: Double, head: Double) {
-        let rows = min(16, t.maxBatch)
-        let cache = t.makeCache(capacity: rows)
+        let cache = t.makeCache(capacity: 16)
+        let rows = min(16, t.maxBatch, cache.capacity)
         let d = t.hiddenWidth
         let input = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
         defer { input.deallocate() }

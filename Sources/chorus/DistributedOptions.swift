@@ -103,9 +103,13 @@ final class ModelRun {
                 plan: DistributedPlan(stages: distributed.pipelineStages, slices: distributed.tensorParallel,
                                       microbatches: distributed.microbatches, balanceByCost: distributed.balance == .measured,
                                       trace: distributed.trace != nil))
-        } catch {
+        } catch let error as DistributedError {
             // Start-up checks are collective: every rank reaches the same verdict and can end cleanly.
             fail(error, abort: false)
+        } catch {
+            // Anything else (the model missing on this host, a transfer failing) happened here only:
+            // end every rank now rather than leave them waiting.
+            fail(error, abort: true)
         }
         guard session.isDriver else {
             do {

@@ -191,6 +191,14 @@ struct DistributedFailureTests {
         #expect(outcome.stderr.contains("chorus rank 0") || outcome.stderr.contains("Error: rank 0"), "\(outcome.stderr.prefix(1500))")
     }
 
+    @Test func rankZeroFailsAfterStartUp() throws {
+        // The prompt does not fit a 4-token context: rank 0 fails in generation and stops the others.
+        let outcome = try MPIRun.run(Self.generate + ["-c", "4", "--pipeline-stages", "2", "one two three four five six seven"],
+                                     ranks: 2, timeout: Self.bound)
+        expectFailure(outcome, mentions: "more than the context of 4")
+        #expect(outcome.stderr.contains("Error: rank 1: rank 0 stopped the run after an error"))
+    }
+
     @Test func wrongRankCount() throws {
         let outcome = try MPIRun.run(Self.generate + ["--pipeline-stages", "2", "hello"], ranks: 3, timeout: Self.bound)
         expectFailure(outcome, mentions: "needs 2 ranks, but this run has 3")

@@ -35,16 +35,18 @@ let package = Package(
         .target(name: "ChorusModels", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(name: "ChorusPipeline"),
         .target(name: "ChorusSpeculative", dependencies: ["ChorusModels", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
+        // Execution plans, acceptance profiles, Sequoia tree search and the cost model (pure values, no models).
+        .target(name: "ChorusPlanner", dependencies: ["ChorusRuntime", "ChorusSpeculative"]),
         .target(
             name: "Chorus",
             dependencies: [
-                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline", "ChorusSpeculative",
+                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline", "ChorusSpeculative", "ChorusPlanner",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: []),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"], exclude: ["Fixtures"]),
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
         .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusPlannerTests", dependencies: ["ChorusPlanner", "ChorusRuntime", "ChorusSpeculative"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
     ]

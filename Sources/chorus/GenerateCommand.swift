@@ -17,9 +17,11 @@ struct GenerateCommand: ParsableCommand {
     var draft: String?
     @Option(help: "Token-tree shape for --draft: children per node at each depth, e.g. 3,2,1.") var tree: String?
     @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).") var draftLength: Int?
+    @Option(help: "Run as an execution plan from `chorus tune` says (drafter, tree, width, partition, threads).") var plan: String?
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("-n must be >= 0") }
+        if plan != nil { return try validatePlan() }
         if draft == nil, tree != nil || draftLength != nil { throw ValidationError("--tree and --draft-length need --draft") }
         if tree != nil, draftLength != nil { throw ValidationError("give either --tree or --draft-length, not both") }
         if draft != nil, options.llamaCppRounding {
@@ -43,6 +45,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let plan { return try run(planPath: plan) }
         let shape = try shape
         let model = try options.load(maxBatch: max(64, shape.nodeCount + 1))
         let text = chat ? try model.chatPrompt(prompt) : prompt

@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "ChorusOracleTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
-        .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusPlanner", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPlannerTests", dependencies: ["ChorusPlanner", "ChorusRuntime", "ChorusSpeculative"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),

@@ -1,4 +1,5 @@
 import ChorusRuntime
+import Foundation
 
 /// One weight matrix a forward pass reads.
 public struct MatrixRead: Sendable, Equatable, Codable {
@@ -26,11 +27,13 @@ public struct MatrixRead: Sendable, Equatable, Codable {
 /// What one forward pass of a model costs on this machine, as a function of its width W (rows):
 /// a roofline from the hardware profile, fitted to forward passes measured on the model.
 ///
-/// Roofline: each weight matrix costs max(bytes / contended read bandwidth of all units,
-/// bytes / (units x one unit's product rate for its type at width W)), the compute side taken from
-/// the profile's matrix-product rates; each parallel region adds one synchronisation. The fit
-/// T(W) = a + s * roofline(W) absorbs what the roofline leaves out (attention, norms, cache
-/// effects); `fitErrors` says how far it lands from each measurement.
+/// Roofline: each weight matrix costs max(memory, compute), memory = bytes / contended read
+/// bandwidth of all units, compute = bytes / (units x one unit's product rate for its type at
+/// width W) from the profile's matrix-product rates; each parallel region adds one
+/// synchronisation. The fit T(W) = a + Σ max(m x memory, s x compute) + synchronisations scales
+/// both roofs to the model as measured (the profile's probe matrices sit in cache, the model's do
+/// not) and adds what the roofline leaves out (attention, norms); `fitErrors` says how far it
+/// lands from each measurement.
 public struct ForwardCost: Sendable, Equatable, Codable {
     public struct Sample: Sendable, Equatable, Codable {
         public var width: Int
@@ -47,8 +50,10 @@ public struct ForwardCost: Sendable, Equatable, Codable {
     public var regions: Int
     /// Forward passes timed on this machine, every row wanting logits.
     public var measured: [Sample]
+    /// Fitted constant seconds, compute-roof scale and memory-roof scale.
     public var fitConstant: Double = 0
     public var fitScale: Double = 1
+    public var fitMemoryScale: Double = 1
 
     public init(model: String, matrices: [MatrixRead], regions: Int, measured: [Sample] = []) {
         self.model = model
@@ -59,22 +64,25 @@ public struct ForwardCost: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case model, matrices, regions, measured
-        case fitConstant = "fit_constant", fitScale = "fit_scale"
+        case fitConstant = "fit_constant", fitScale = "fit_scale", fitMemoryScale = "fit_memory_scale"
     }
 
-    /// Roofline seconds of a forward pass of `width` rows, `logitRows` of which want logits.
-    public func roofline(width: Int, logitRows: Int? = nil, profile: HardwareProfile) -> Double {
+    /// Per matrix, roofline memory and compute seconds of a forward of `width` rows, `logitRows` of which want logits.
+    func roofs(width: Int, logitRows: Int?, profile: HardwareProfile) -> [(memory: Double, compute: Double)] {
         let units = Double(max(1, profile.units.count))
         let bandwidth = max(1, profile.readBandwidthTotal)
-        var total = Double(regions) * profile.synchronisationSeconds
-        for m in matrices {
+        return matrices.compactMap { m in
             let rows = m.isOutputHead ? (logitRows ?? width) : width
-            guard rows > 0 else { continue }
-            let memory = Double(m.bytes) / bandwidth
-            let compute = Double(m.bytes) / (units * Self.productRate(type: m.type, width: rows, profile: profile))
-            total += max(memory, compute)
+            guard rows > 0 else { return nil }
+            return (Double(m.bytes) / bandwidth, Double(m.bytes) / (units * Self.productRate(type: m.type, width: rows, profile: profile)))
         }
-        return total
+    }
+
+    /// Unfitted roofline seconds of a forward pass of `width` rows, `logitRows` of which want logits.
+    public func roofline(width: Int, logitRows: Int? = nil, profile: HardwareProfile) -> Double {
+        roofs(width: width, logitRows: logitRows, profile: profile).reduce(Double(regions) * profile.synchronisationSeconds) {
+            $0 + max($1.memory, $1.compute)
+        }
     }
 
     /// Weight bytes per second one unit streams through a product of `width` rows for `type`:
@@ -102,34 +110,39 @@ public struct ForwardCost: Sendable, Equatable, Codable {
         return 1 / (cl * w / wl)
     }
 
-    /// Fit a and s of T(W) = a + s * roofline(W) to the measurements (least squares on relative error).
+    /// Fit a, m and s to the measurements, minimising the squared relative error: m and s on a
+    /// logarithmic grid, a in closed form for each (never negative).
     public mutating func fit(profile: HardwareProfile) {
-        let points = measured.map { (roofline(width: $0.width, profile: profile), $0.seconds) }
-        guard !points.isEmpty else { return }
-        // Minimise Σ ((a + s x - y) / y)^2: weighted least squares with weights 1/y^2.
-        var sw = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0
-        for (x, y) in points {
-            let w = 1 / (y * y)
-            sw += w; sx += w * x; sy += w * y; sxx += w * x * x; sxy += w * x * y
+        guard !measured.isEmpty else { return }
+        let sync = Double(regions) * profile.synchronisationSeconds
+        let parts = measured.map { roofs(width: $0.width, logitRows: nil, profile: profile) }
+        let grid = (0...72).map { pow(10, -2 + Double($0) / 18) }  // 0.01 ... 100
+        var best = (error: Double.infinity, a: 0.0, m: 1.0, s: 1.0)
+        for m in grid {
+            for s in grid {
+                let xs = parts.map { $0.reduce(sync) { $0 + max(m * $1.memory, s * $1.compute) } }
+                var sw = 0.0, sr = 0.0
+                for (x, sample) in zip(xs, measured) {
+                    let w = 1 / (sample.seconds * sample.seconds)
+                    sw += w
+                    sr += w * (sample.seconds - x)
+                }
+                let a = max(0, sr / sw)
+                var error = 0.0
+                for (x, sample) in zip(xs, measured) { error += pow((a + x - sample.seconds) / sample.seconds, 2) }
+                if error < best.error { best = (error, a, m, s) }
+            }
         }
-        let det = sw * sxx - sx * sx
-        var a = 0.0, s = sy / max(sx, 1e-30)
-        if points.count >= 2, abs(det) > 1e-30 {
-            s = (sw * sxy - sx * sy) / det
-            a = (sy - s * sx) / sw
-        }
-        if s <= 0 || a < 0 {
-            // Scale only.
-            a = 0
-            s = sxy / max(sxx, 1e-30)
-        }
-        fitConstant = a
-        fitScale = s
+        fitConstant = best.a
+        fitMemoryScale = best.m
+        fitScale = best.s
     }
 
     /// Fitted roofline seconds (the cost model).
     public func modelled(width: Int, logitRows: Int? = nil, profile: HardwareProfile) -> Double {
-        fitConstant + fitScale * roofline(width: width, logitRows: logitRows, profile: profile)
+        roofs(width: width, logitRows: logitRows, profile: profile).reduce(fitConstant + Double(regions) * profile.synchronisationSeconds) {
+            $0 + max(fitMemoryScale * $1.memory, fitScale * $1.compute)
+        }
     }
 
     /// Relative error of the fitted model at each measured width: (model - measured) / measured.
@@ -147,22 +160,12 @@ public struct ForwardCost: Sendable, Equatable, Codable {
             measured.first(where: { $0.width == n })?.seconds ?? modelled(width: n, profile: profile)
         }
         var t = lower == upper ? at(lower) : at(lower) + (at(upper) - at(lower)) * (w - Double(lower))
-        if let logitRows, logitRows < w {
-            let head = matrices.filter(\.isOutputHead)
-            if !head.isEmpty {
-                let saved = fitScale * (headSeconds(rows: w, head, profile) - headSeconds(rows: max(0, logitRows), head, profile))
-                t = max(t * 0.1, t - saved)
-            }
+        if let logitRows, logitRows < w, matrices.contains(where: \.isOutputHead) {
+            // Saved: the modelled cost of the output head's rows that want no logits.
+            let n = Int(w.rounded()), l = max(0, Int(logitRows.rounded()))
+            let saved = modelled(width: n, profile: profile) - modelled(width: n, logitRows: l, profile: profile)
+            t = max(t * 0.1, t - saved)
         }
         return t
-    }
-
-    private func headSeconds(rows: Double, _ head: [MatrixRead], _ profile: HardwareProfile) -> Double {
-        guard rows > 0 else { return 0 }
-        let single = ForwardCost(model: model, matrices: head, regions: 0)
-        let lower = Int(rows.rounded(.down)), upper = Int(rows.rounded(.up))
-        let a = lower == 0 ? 0 : single.roofline(width: lower, profile: profile)
-        let b = single.roofline(width: upper, profile: profile)
-        return lower == upper ? b : a + (b - a) * (rows - Double(lower))
     }
 }

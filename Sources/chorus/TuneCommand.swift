@@ -58,7 +58,7 @@ struct TuneCommand: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             func object<T: Encodable>(_ value: T) throws -> Any { try JSONSerialization.jsonObject(with: encoder.encode(value)) }
             let errors = report.costs.map { cost -> [String: Any] in
-                ["model": cost.model, "fit_constant_seconds": cost.fitConstant, "fit_scale": cost.fitScale,
+                ["model": cost.model, "fit_constant_seconds": cost.fitConstant, "fit_compute_scale": cost.fitScale, "fit_memory_scale": cost.fitMemoryScale,
                  "measured": cost.measured.map { ["width": $0.width, "seconds": $0.seconds] },
                  "fit_errors": cost.fitErrors(profile: report.profile).map { ["width": $0.width, "relative_error": $0.error] }]
             }
@@ -86,8 +86,8 @@ struct TuneCommand: ParsableCommand {
         print("partition: " + OperatorClassOrder.describe(report.plan.partition))
         for cost in report.costs {
             let fit = cost.fitErrors(profile: report.profile).map { String(format: "W%d %+.0f%%", $0.width, $0.error * 100) }
-            print(String(format: "cost model %@: T(W) = %.1f ms + %.2f x roofline; fit error %@", cost.model as NSString,
-                         cost.fitConstant * 1e3, cost.fitScale, fit.joined(separator: ", ")))
+            print(String(format: "cost model %@: T(W) = %.1f ms + sum max(%.2f x memory, %.2f x compute) + sync; fit error %@",
+                         cost.model as NSString, cost.fitConstant * 1e3, cost.fitMemoryScale, cost.fitScale, fit.joined(separator: ", ")))
         }
         print("winner: " + report.reason)
     }

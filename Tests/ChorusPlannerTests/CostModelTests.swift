@@ -1,6 +1,7 @@
 import ChorusPlanner
 import ChorusRuntime
 import ChorusSpeculative
+import Foundation
 import Testing
 
 @Suite struct CostModelTests {
@@ -20,17 +21,26 @@ import Testing
         #expect(abs(cost.roofline(width: 2, profile: fast) - (1.2e9 / 20e9 + sync)) < 1e-9)
     }
 
-    @Test func fitRecoversConstantAndScale() {
-        let profile = SyntheticMachine.profile()
+    @Test func fitRecoversConstantAndScales() {
+        // Memory bound at width 1, compute bound from width 2 on.
+        let profile = SyntheticMachine.profile(rate: { 32e9 / Double($0) })
         var cost = SyntheticMachine.target()
-        let truth = { (w: Int) in 0.004 + 1.3 * cost.roofline(width: w, profile: profile) }
+        let m = 1.0, s = pow(10, 4.0 / 18)  // on the fit's grid
+        let truth = { (w: Int) -> Double in
+            let memory = 1.2e9 / 20e9, compute = Double(w) * 1.2e9 / 64e9
+            return 0.004 + max(m * memory, s * compute) + 200 * 2e-6
+        }
         cost.measured = [1, 2, 3, 4, 8, 16].map { ForwardCost.Sample(width: $0, seconds: truth($0)) }
         cost.fit(profile: profile)
-        #expect(abs(cost.fitConstant - 0.004) < 1e-6 && abs(cost.fitScale - 1.3) < 1e-6)
+        #expect(abs(cost.fitConstant - 0.004) < 1e-6 && abs(cost.fitScale - s) < 1e-9 && abs(cost.fitMemoryScale - m) < 1e-9,
+                "a \(cost.fitConstant) s \(cost.fitScale) m \(cost.fitMemoryScale)")
         #expect(cost.fitErrors(profile: profile).allSatisfy { abs($0.error) < 1e-6 })
         // Unmeasured widths come from the model, measured ones are taken as measured, fractions interpolate.
         #expect(abs(cost.seconds(width: 6, profile: profile) - truth(6)) < 1e-9)
         #expect(abs(cost.seconds(width: 2.5, profile: profile) - (truth(2) + truth(3)) / 2) < 1e-9)
+        // One logit row of four: the head drops from compute bound (4 rows) to memory bound (1 row).
+        let saved = cost.seconds(width: 4, profile: profile) - cost.seconds(width: 4, logitRows: 1, profile: profile)
+        #expect(abs(saved - (s * 4 * 0.2e9 / 64e9 - m * 0.2e9 / 20e9)) < 1e-9)
     }
 
     @Test func fasterUnitGetsItsShareOfRows() {

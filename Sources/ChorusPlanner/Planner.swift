@@ -15,6 +15,15 @@ public struct Candidate: Sendable, Equatable, Codable {
     public var draftSeconds: Double
     public var predictedTokensPerSecond: Double
     public var measuredTokensPerSecond: Double?
+    /// Compute units (threads) the candidate runs on, when the search spans several unit counts.
+    public var threads: Int?
+
+    /// The same candidate on `threads` units.
+    public func withThreads(_ threads: Int) -> Candidate {
+        var c = self
+        c.threads = threads
+        return c
+    }
 
     /// (measured - predicted) / measured, when measured.
     public var predictionError: Double? {
@@ -24,7 +33,7 @@ public struct Candidate: Sendable, Equatable, Codable {
     public var treeDescription: String { shape?.description ?? "-" }
 
     enum CodingKeys: String, CodingKey {
-        case drafter, origin, tree
+        case drafter, origin, tree, threads
         case verificationWidth = "verification_width", expectedAccepted = "expected_accepted"
         case verifySeconds = "verify_seconds", draftSeconds = "draft_seconds"
         case predictedTokensPerSecond = "predicted_tokens_per_second", measuredTokensPerSecond = "measured_tokens_per_second"
@@ -54,6 +63,7 @@ public struct Candidate: Sendable, Equatable, Codable {
         draftSeconds = try c.decode(Double.self, forKey: .draftSeconds)
         predictedTokensPerSecond = try c.decode(Double.self, forKey: .predictedTokensPerSecond)
         measuredTokensPerSecond = try c.decodeIfPresent(Double.self, forKey: .measuredTokensPerSecond)
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -68,6 +78,7 @@ public struct Candidate: Sendable, Equatable, Codable {
         try c.encode(predictedTokensPerSecond, forKey: .predictedTokensPerSecond)
         try c.encodeIfPresent(measuredTokensPerSecond, forKey: .measuredTokensPerSecond)
         try c.encodeIfPresent(predictionError, forKey: .predictionError)
+        try c.encodeIfPresent(threads, forKey: .threads)
     }
 }
 

@@ -21,6 +21,7 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Prompts each measured candidate runs.") var measurePrompts: Int = 3
     @Option(help: "Tokens per prompt each measured candidate generates.") var measureTokens: Int = 48
     @Flag(help: "Measure the machine and models again instead of using cached profiles.") var fresh = false
+    @Flag(help: "Only consider all --threads units (by default one unit is a candidate too).") var noSingleUnit = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -47,6 +48,7 @@ struct TuneCommand: ParsableCommand {
         options.measurePrompts = measurePrompts
         options.measureTokens = measureTokens
         options.fresh = fresh
+        options.considerSingleUnit = !noSingleUnit
         let tuner = Tuner(options: options, store: ModelStore(progress: .standardError())) { Output.standardError($0) }
         let report = try tuner.run()
         try report.plan.write(to: out)
@@ -57,10 +59,11 @@ struct TuneCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             func object<T: Encodable>(_ value: T) throws -> Any { try JSONSerialization.jsonObject(with: encoder.encode(value)) }
-            let errors = report.costs.map { cost -> [String: Any] in
-                ["model": cost.model, "fit_constant_seconds": cost.fitConstant, "fit_compute_scale": cost.fitScale, "fit_memory_scale": cost.fitMemoryScale,
+            let errors = report.costs.map { fitted -> [String: Any] in
+                let cost = fitted.cost
+                return ["model": cost.model, "threads": fitted.threads, "fit_constant_seconds": cost.fitConstant, "fit_compute_scale": cost.fitScale, "fit_memory_scale": cost.fitMemoryScale,
                  "measured": cost.measured.map { ["width": $0.width, "seconds": $0.seconds] },
-                 "fit_errors": cost.fitErrors(profile: report.profile).map { ["width": $0.width, "relative_error": $0.error] }]
+                 "fit_errors": fitted.errors.map { ["width": $0.width, "relative_error": $0.error] }]
             }
             try Output.json([
                 "plan": try object(report.plan),
@@ -73,21 +76,22 @@ struct TuneCommand: ParsableCommand {
             ])
             return
         }
-        print("drafter               tree                      width  E[acc]  verify ms  draft ms  predicted  measured  error")
+        print("units  drafter               tree                      width  E[acc]  verify ms  draft ms  predicted  measured  error")
         for c in shown {
             let measuredText = c.measuredTokensPerSecond.map { String(format: "%8.1f", $0) } ?? "       -"
             let errorText = c.predictionError.map { String(format: "%+5.0f%%", $0 * 100) } ?? "     -"
-            print(String(format: "%@ %@ %5.1f  %6.2f  %9.1f  %8.1f  %9.1f  %@  %@",
-                         c.drafter.description.padding(toLength: 21, withPad: " ", startingAt: 0) as NSString,
+            print(String(format: "%5d  %@ %@ %5.1f  %6.2f  %9.1f  %8.1f  %9.1f  %@  %@",
+                         c.threads ?? report.plan.threads, c.drafter.description.padding(toLength: 21, withPad: " ", startingAt: 0) as NSString,
                          "\(c.origin) \(c.treeDescription)".padding(toLength: 25, withPad: " ", startingAt: 0) as NSString,
                          c.verificationWidth, c.expectedAccepted, c.verifySeconds * 1e3, c.draftSeconds * 1e3,
                          c.predictedTokensPerSecond, measuredText, errorText))
         }
         print("partition: " + OperatorClassOrder.describe(report.plan.partition))
-        for cost in report.costs {
-            let fit = cost.fitErrors(profile: report.profile).map { String(format: "W%d %+.0f%%", $0.width, $0.error * 100) }
-            print(String(format: "cost model %@: T(W) = %.1f ms + sum max(%.2f x memory, %.2f x compute) + sync; fit error %@",
-                         cost.model as NSString, cost.fitConstant * 1e3, cost.fitMemoryScale, cost.fitScale, fit.joined(separator: ", ")))
+        for fitted in report.costs {
+            let cost = fitted.cost, threads = fitted.threads
+            let fit = fitted.errors.map { String(format: "W%d %+.0f%%", $0.width, $0.error * 100) }
+            print(String(format: "cost model %@ on %d unit(s): T(W) = %.1f ms + sum max(%.2f x memory, %.2f x compute) + sync; fit error %@",
+                         cost.model as NSString, threads, cost.fitConstant * 1e3, cost.fitMemoryScale, cost.fitScale, fit.joined(separator: ", ")))
         }
         print("winner: " + report.reason)
     }

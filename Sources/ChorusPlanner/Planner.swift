@@ -17,6 +17,18 @@ public struct Candidate: Sendable, Equatable, Codable {
     public var measuredTokensPerSecond: Double?
     /// Compute units (threads) the candidate runs on, when the search spans several unit counts.
     public var threads: Int?
+    /// Measured over predicted tokens/s of plain decoding on the same units in the same run: how
+    /// much slower (or faster) the machine ran than when it was profiled (other processes' load).
+    public var loadFactor: Double?
+
+    /// The prediction scaled by `loadFactor`: the cost model's relative judgement at today's machine speed.
+    public var anchoredTokensPerSecond: Double? { loadFactor.map { predictedTokensPerSecond * $0 } }
+
+    /// (anchored - measured) / measured, when both are known.
+    public var anchoredPredictionError: Double? {
+        guard let anchored = anchoredTokensPerSecond, let measured = measuredTokensPerSecond, measured > 0 else { return nil }
+        return (anchored - measured) / measured
+    }
 
     /// The same candidate on `threads` units.
     public func withThreads(_ threads: Int) -> Candidate {
@@ -37,7 +49,8 @@ public struct Candidate: Sendable, Equatable, Codable {
         case verificationWidth = "verification_width", expectedAccepted = "expected_accepted"
         case verifySeconds = "verify_seconds", draftSeconds = "draft_seconds"
         case predictedTokensPerSecond = "predicted_tokens_per_second", measuredTokensPerSecond = "measured_tokens_per_second"
-        case predictionError = "prediction_error"
+        case predictionError = "prediction_error", loadFactor = "load_factor"
+        case anchoredPredictionError = "anchored_prediction_error"
     }
 
     public init(drafter: DrafterChoice, shape: TreeShape?, origin: String, verificationWidth: Double, expectedAccepted: Double,
@@ -64,6 +77,7 @@ public struct Candidate: Sendable, Equatable, Codable {
         predictedTokensPerSecond = try c.decode(Double.self, forKey: .predictedTokensPerSecond)
         measuredTokensPerSecond = try c.decodeIfPresent(Double.self, forKey: .measuredTokensPerSecond)
         threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        loadFactor = try c.decodeIfPresent(Double.self, forKey: .loadFactor)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -79,6 +93,8 @@ public struct Candidate: Sendable, Equatable, Codable {
         try c.encodeIfPresent(measuredTokensPerSecond, forKey: .measuredTokensPerSecond)
         try c.encodeIfPresent(predictionError, forKey: .predictionError)
         try c.encodeIfPresent(threads, forKey: .threads)
+        try c.encodeIfPresent(loadFactor, forKey: .loadFactor)
+        try c.encodeIfPresent(anchoredPredictionError, forKey: .anchoredPredictionError)
     }
 }
 

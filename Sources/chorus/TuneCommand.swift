@@ -76,15 +76,16 @@ struct TuneCommand: ParsableCommand {
             ])
             return
         }
-        print("units  drafter               tree                      width  E[acc]  verify ms  draft ms  predicted  measured  error")
+        print("units  drafter               tree                      width  E[acc]  verify ms  draft ms  predicted  measured  error  anchored error")
         for c in shown {
             let measuredText = c.measuredTokensPerSecond.map { String(format: "%8.1f", $0) } ?? "       -"
             let errorText = c.predictionError.map { String(format: "%+5.0f%%", $0 * 100) } ?? "     -"
-            print(String(format: "%5d  %@ %@ %5.1f  %6.2f  %9.1f  %8.1f  %9.1f  %@  %@",
+            let anchoredText = c.anchoredPredictionError.map { String(format: "%+9.0f%%", $0 * 100) } ?? "         -"
+            print(String(format: "%5d  %@ %@ %5.1f  %6.2f  %9.1f  %8.1f  %9.1f  %@  %@  %@",
                          c.threads ?? report.plan.threads, c.drafter.description.padding(toLength: 21, withPad: " ", startingAt: 0) as NSString,
                          "\(c.origin) \(c.treeDescription)".padding(toLength: 25, withPad: " ", startingAt: 0) as NSString,
                          c.verificationWidth, c.expectedAccepted, c.verifySeconds * 1e3, c.draftSeconds * 1e3,
-                         c.predictedTokensPerSecond, measuredText, errorText))
+                         c.predictedTokensPerSecond, measuredText, errorText, anchoredText))
         }
         print("partition: " + OperatorClassOrder.describe(report.plan.partition))
         for fitted in report.costs {
@@ -94,6 +95,7 @@ struct TuneCommand: ParsableCommand {
                          cost.model as NSString, threads, cost.fitConstant * 1e3, cost.fitMemoryScale, cost.fitScale, fit.joined(separator: ", ")))
         }
         print("winner: " + report.reason)
+        print("(error: prediction from the profiled costs against measurement; anchored: the same scaled by plain decoding's measured/predicted ratio on those units in this run, i.e. with the machine's load today)")
     }
 }
 

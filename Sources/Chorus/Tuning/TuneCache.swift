@@ -2,8 +2,9 @@ import Foundation
 
 /// Measurements `chorus tune` keeps under `$CHORUS_HOME/tune`, so a second tune on the same machine
 /// skips them: the hardware profile per machine and thread count, forward costs per machine and
-/// model file, acceptance per calibration file, target and drafter. Keys name what the value
-/// depends on; a value that no longer decodes is measured again.
+/// model file (and Chorus build: faster kernels change them), acceptance per calibration file,
+/// target and drafter. Keys name what the value depends on; a value that no longer decodes is
+/// measured again.
 public struct TuneCache: Sendable {
     public let directory: String
 
@@ -28,6 +29,11 @@ public struct TuneCache: Sendable {
         let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
         let date = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         return "\(path)|\(size)|\(Int(date))"
+    }
+
+    /// The running executable's identity: a rebuilt Chorus (faster kernels) measures again.
+    public static var build: String {
+        fileIdentity(URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().path)
     }
 
     /// File name for a value of `kind` keyed by `parts` (hashed, with the kind readable).

@@ -87,7 +87,7 @@ public struct Tuner {
             }
             drafts[id] = draft
         }
-        let machineKey = [TuneCache.machine, "threads=\(threads)"]
+        let machineKey = [TuneCache.machine, "threads=\(threads)", TuneCache.build]
         let types = Set(([target] + Array(drafts.values)).flatMap { $0.matrixReads.map(\.type) }).sorted()
         let profile: HardwareProfile
         if !options.fresh, let cached = cache.load(HardwareProfile.self, kind: "hardware", key: machineKey + types) {
@@ -209,6 +209,18 @@ public struct Tuner {
             if let t = c.threads, c.drafter == .none { plains[t]?.measuredTokensPerSecond = candidates[i].measuredTokensPerSecond }
             progress(String(format: "measured %d unit(s) %@ %@: %.1f tokens/s (predicted %.1f)", c.threads ?? 0, c.drafter.description,
                             c.treeDescription, candidates[i].measuredTokensPerSecond ?? 0, c.predictedTokensPerSecond))
+        }
+
+        // Plain decoding's measured/predicted ratio per unit count anchors every prediction to the machine's speed today.
+        for i in candidates.indices {
+            if let plain = plains[candidates[i].threads ?? main.threads], let m = plain.measuredTokensPerSecond, plain.predictedTokensPerSecond > 0 {
+                candidates[i].loadFactor = m / plain.predictedTokensPerSecond
+            }
+        }
+        plains = plains.mapValues { p in
+            var p = p
+            if let m = p.measuredTokensPerSecond { p.loadFactor = m / p.predictedTokensPerSecond }
+            return p
         }
 
         // 6. The fastest measured candidate wins; plain decoding on all units is the reference.

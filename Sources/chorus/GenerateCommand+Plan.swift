@@ -16,9 +16,9 @@ extension GenerateCommand {
         let plan = try ExecutionPlan.load(path: planPath)
         if plan.drafter != .none {
             guard sampling.temperature == 0 else {
-                throw ValidationError("this plan drafts (\(plan.drafter)), which verifies greedily: pass --temperature 0")
+                throw EngineError.invalidArgument("this plan drafts (\(plan.drafter)), which verifies greedily: pass --temperature 0")
             }
-            guard sampling.repeatPenalty == 1 else { throw ValidationError("a drafting plan does not support --repeat-penalty") }
+            guard sampling.repeatPenalty == 1 else { throw EngineError.invalidArgument("a drafting plan does not support --repeat-penalty") }
         }
         if let planned = plan.model, planned != options.model {
             Output.standardError("note: the plan was tuned for \(planned), running \(options.model)")

@@ -54,10 +54,12 @@ let package = Package(
         .target(name: "ChorusTransport"),
         .target(name: "ChorusDistributed", dependencies: ["Chorus", "ChorusModels", "ChorusGGUF", "ChorusRuntime", "ChorusTransport", "ChorusPipeline"], swiftSettings: optimise),
         .target(name: "ChorusSpeculative", dependencies: ["ChorusModels", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
+        // Execution plans, acceptance profiles, Sequoia tree search and the cost model (pure values, no models).
+        .target(name: "ChorusPlanner", dependencies: ["ChorusRuntime", "ChorusSpeculative"]),
         .target(
             name: "Chorus",
             dependencies: [
-                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline", "ChorusSpeculative",
+                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline", "ChorusSpeculative", "ChorusPlanner",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: []),
@@ -73,7 +75,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", "ChorusDistributed", "ChorusTransport",
+            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", "ChorusDistributed", "ChorusTransport", "ChorusPlanner",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")] + mpiDependency),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
@@ -83,7 +85,8 @@ let package = Package(
         .testTarget(name: "ChorusOracleTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPipelineTests", dependencies: ["ChorusPipeline"]),
-        .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusPlanner", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusPlannerTests", dependencies: ["ChorusPlanner", "ChorusRuntime", "ChorusSpeculative"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport"]),

@@ -14,6 +14,14 @@ public struct HardwareProfile: Codable, Sendable {
         public var readBandwidthAlone: Double
         /// This unit's read bandwidth while every unit reads at once, bytes/s.
         public var readBandwidthContended: Double
+
+        public init(id: Int, kind: UnitKind, name: String, readBandwidthAlone: Double, readBandwidthContended: Double) {
+            self.id = id
+            self.kind = kind
+            self.name = name
+            self.readBandwidthAlone = readBandwidthAlone
+            self.readBandwidthContended = readBandwidthContended
+        }
     }
     public struct MatmulRate: Codable, Sendable {
         public var type: String
@@ -24,6 +32,14 @@ public struct HardwareProfile: Codable, Sendable {
         public var bytesPerSecond: Double
         /// Multiply-adds x 2 per second.
         public var flopsPerSecond: Double
+
+        public init(type: String, width: Int, seconds: Double, bytesPerSecond: Double, flopsPerSecond: Double) {
+            self.type = type
+            self.width = width
+            self.seconds = seconds
+            self.bytesPerSecond = bytesPerSecond
+            self.flopsPerSecond = flopsPerSecond
+        }
     }
     public var units: [Unit]
     /// All units reading together, bytes/s.
@@ -32,6 +48,13 @@ public struct HardwareProfile: Codable, Sendable {
     public var synchronisationSeconds: Double
     /// Per weight type and width, one unit alone.
     public var matmul: [MatmulRate]
+
+    public init(units: [Unit], readBandwidthTotal: Double, synchronisationSeconds: Double, matmul: [MatmulRate]) {
+        self.units = units
+        self.readBandwidthTotal = readBandwidthTotal
+        self.synchronisationSeconds = synchronisationSeconds
+        self.matmul = matmul
+    }
 }
 
 public enum HardwareProfiler {

@@ -3,7 +3,7 @@ import ChorusModels
 /// Drafting with a smaller model that shares the target's tokenizer. It keeps its own KV cache of
 /// the accepted sequence: each round it evaluates the tokens accepted since the last round (the
 /// root last, one causal batch), then expands the tree level by level: the top-b tokens of each
-/// node at depth d become its children, where b is the shape's branching at d. Levels past the
+/// node become its children, where b is the number of children the shape's template gives it. Levels past the
 /// root are evaluated one row at a time while the tree is still a chain, then as tree batches over
 /// the drafted nodes past the chain; all of it is written past the accepted prefix and trimmed off
 /// after drafting, so the cache always holds the accepted context only.
@@ -40,17 +40,23 @@ public final class ModelDrafter: Drafter {
         cached.append(contentsOf: fresh)
         let committed = cache.count  // == context.count
 
+        let template = shape.template
+        var templateNode = [0]  // template node of each tree node
         var chained = 0  // nodes 1...chained decoded causally into slots committed..<committed + chained
         var level = [0]  // nodes whose logits are in `logits`, row i for level[i]
-        for (d, b) in shape.branching.enumerated() {
+        while !level.isEmpty {
             var next: [Int] = []
             for (row, node) in level.enumerated() {
-                for token in topK(logits.row(row), b) {
+                let slots = template.children[templateNode[node]]
+                for (j, token) in topK(logits.row(row), slots.count).enumerated() {
                     guard tree.count < room else { break }
                     next.append(tree.add(token, parent: node))
+                    templateNode.append(slots[j])
                 }
             }
-            if next.isEmpty || d == shape.depth - 1 || tree.count >= room { break }
+            // Only nodes the template gives children need logits.
+            let expanding = next.filter { !template.children[templateNode[$0]].isEmpty }
+            if expanding.isEmpty || tree.count >= room { break }
             if next.count == 1 && chained == tree.count - 2 {
                 // Still a chain: decode the new node causally into the next slot (one row, not the whole chain again).
                 logits = try model.forward(.sequence([tree.tokens[next[0]]], start: committed + chained), cache: cache)
@@ -63,10 +69,10 @@ public final class ModelDrafter: Drafter {
                 let batch = Batch(tokens: nodes.map { tree.tokens[$0] },
                                   positions: nodes.map { committed - 1 + tree.depths[$0] },
                                   firstSlot: committed + chained, visibility: .tree(parents: parents),
-                                  logitRows: next.map { $0 - chained - 1 })
+                                  logitRows: expanding.map { $0 - chained - 1 })
                 logits = try model.forward(batch, cache: cache)
             }
-            level = next
+            level = expanding
         }
         // Forget the drafted nodes: the cache holds the accepted context only.
         cache.trim(to: committed)

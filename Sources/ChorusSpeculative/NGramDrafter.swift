@@ -19,6 +19,8 @@ public final class NGramDrafter: Drafter {
     public func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree {
         guard let root = context.last else { throw SpeculativeError.invalidShape("drafting needs a context") }
         var tree = TokenTree(root: root)
+        let template = shape.template
+        var templateNode = [0]  // template node of each tree node
         let count = context.count
         let depth = shape.depth
         for n in stride(from: min(maxN, count - 1), through: minN, by: -1) {
@@ -36,7 +38,7 @@ public final class NGramDrafter: Drafter {
                     found += 1
                     let from = start + n
                     let continuation = Array(context[from..<min(count, from + depth)])
-                    insert(continuation, into: &tree, shape: shape, limit: limit)
+                    insert(continuation, into: &tree, templateNode: &templateNode, template: template, limit: limit)
                 }
                 start -= 1
             }
@@ -45,16 +47,21 @@ public final class NGramDrafter: Drafter {
         return tree
     }
 
-    /// Follow `tokens` down from the root, adding nodes where branching (and the limit) allow.
-    private func insert(_ tokens: [Int], into tree: inout TokenTree, shape: TreeShape, limit: Int) {
+    /// Follow `tokens` down from the root, adding nodes where the template (and the limit) allow: the
+    /// j-th distinct child of a node takes the template's j-th child slot.
+    private func insert(_ tokens: [Int], into tree: inout TokenTree, templateNode: inout [Int], template: TreeTemplate,
+                        limit: Int) {
         var node = 0
-        for (d, token) in tokens.enumerated() {
+        for token in tokens {
             if let existing = tree.child(of: node, token: token) {
                 node = existing
                 continue
             }
-            guard tree.count < limit, tree.children(of: node).count < shape.branching[d] else { return }
+            let slots = template.children[templateNode[node]]
+            let taken = tree.children(of: node).count
+            guard tree.count < limit, taken < slots.count else { return }
             node = tree.add(token, parent: node)
+            templateNode.append(slots[taken])
         }
     }
 }

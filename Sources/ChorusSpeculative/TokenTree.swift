@@ -4,8 +4,12 @@ import Foundation
 /// How many children each node gets at each depth: `[3, 2, 1]` gives the root 3 children, each of
 /// them 2, each of those 1 (3 + 6 + 6 = 15 drafted nodes); a chain of K is `[1, 1, ...]` (K ones).
 /// Drafters may fill less than the shape allows (fewer matches, repeated candidates).
+/// A shape may instead be an explicit template (a Sequoia tree): `branching` is then the most
+/// children per depth and drafters fill the template's nodes only.
 public struct TreeShape: Sendable, Equatable, CustomStringConvertible {
-    public var branching: [Int]
+    public private(set) var branching: [Int]
+    /// An explicit topology, or nil for the full tree of `branching`.
+    public private(set) var explicitTemplate: TreeTemplate?
 
     public init(branching: [Int]) throws {
         guard !branching.isEmpty, branching.allSatisfy({ $0 >= 1 }) else {
@@ -14,11 +18,29 @@ public struct TreeShape: Sendable, Equatable, CustomStringConvertible {
         self.branching = branching
     }
 
+    /// A shape filling exactly `template` (at least one drafted node).
+    public init(template: TreeTemplate) throws {
+        guard template.nodeCount >= 1 else { throw SpeculativeError.invalidShape("a tree template needs at least one drafted node") }
+        branching = template.branching
+        explicitTemplate = template.isFull ? nil : template.breadthFirst
+    }
+
+    /// The nodes drafters fill, children in rank order.
+    public var template: TreeTemplate { explicitTemplate ?? TreeTemplate.full(branching) }
+
     /// A chain of `length` drafted tokens.
     public static func chain(_ length: Int) throws -> TreeShape { try TreeShape(branching: Array(repeating: 1, count: length)) }
 
     /// Parse "3,2,1".
     public static func parse(_ text: String) throws -> TreeShape {
+        if text.hasPrefix("tree:") {
+            let parts = text.dropFirst(5).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let parents = parts.compactMap { Int($0) }
+            guard parents.count == parts.count, !parents.isEmpty else {
+                throw SpeculativeError.invalidShape("tree template \"\(text)\" is not tree: followed by the parents of nodes 1, 2, ...")
+            }
+            return try TreeShape(template: TreeTemplate(parents: [-1] + parents))
+        }
         let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let numbers = parts.compactMap { Int($0) }
         guard numbers.count == parts.count else { throw SpeculativeError.invalidShape("tree shape \"\(text)\" is not a comma-separated list of counts") }
@@ -29,6 +51,7 @@ public struct TreeShape: Sendable, Equatable, CustomStringConvertible {
 
     /// Drafted nodes of the full shape (root excluded).
     public var nodeCount: Int {
+        if let explicitTemplate { return explicitTemplate.nodeCount }
         var level = 1, total = 0
         for b in branching {
             level *= b
@@ -37,7 +60,11 @@ public struct TreeShape: Sendable, Equatable, CustomStringConvertible {
         return total
     }
 
-    public var description: String { branching.map(String.init).joined(separator: ",") }
+    /// "3,2,1" for a full shape, "tree:0,0,1" (parents of nodes 1...) for an explicit template.
+    public var description: String {
+        if let explicitTemplate { return "tree:" + explicitTemplate.parents.dropFirst().map(String.init).joined(separator: ",") }
+        return branching.map(String.init).joined(separator: ",")
+    }
 }
 
 
@@ -100,13 +127,12 @@ public struct TokenTree: Sendable, Equatable {
     /// (used for tests and for drafters that only need the topology).
     public static func full(root: Int, shape: TreeShape, label: (Int, Int) -> Int = { _, _ in 0 }) -> TokenTree {
         var tree = TokenTree(root: root)
-        var level = [0]
-        for b in shape.branching {
-            var next: [Int] = []
-            for node in level {
-                for k in 0..<b { next.append(tree.add(label(node, k), parent: node)) }
-            }
-            level = next
+        let template = shape.template.breadthFirst
+        let ranks = template.ranks
+        // Breadth-first numbering: template node i becomes tree node i.
+        for node in 1..<template.parents.count {
+            let parent = template.parents[node]
+            tree.add(label(parent, ranks[node] - 1), parent: parent)
         }
         return tree
     }

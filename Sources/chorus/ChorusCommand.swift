@@ -15,6 +15,7 @@ struct ChorusCommand: AsyncParsableCommand {
             PerplexityCommand.self,
             BenchCommand.self,
             UnitsCommand.self,
+            TuneCommand.self,
             InspectCommand.self,
             PipelineCommand.self,
             PullCommand.self,

@@ -20,9 +20,11 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).") var draftLength: Int?
     @Flag(help: "Skeleton-of-thought: outline first, then expand every point in parallel as a batch (chat models).")
     var skeletonOfThought = false
+    @Option(help: "Run as an execution plan from `chorus tune` says (drafter, tree, width, partition, threads).") var plan: String?
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("-n must be >= 0") }
+        if plan != nil { return try validatePlan() }
         if draft == nil, tree != nil || draftLength != nil { throw ValidationError("--tree and --draft-length need --draft") }
         if tree != nil, draftLength != nil { throw ValidationError("give either --tree or --draft-length, not both") }
         if draft != nil, options.llamaCppRounding {
@@ -48,6 +50,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         if skeletonOfThought { return try runSkeletonOfThought() }
+        if let plan { return try run(planPath: plan) }
         let shape = try shape
         if distributed.isDistributed && draft != nil { throw ValidationError("--draft does not run across processes yet") }
         try ModelRun.start(options, distributed, maxBatch: max(64, shape.nodeCount + 1)).drive { model in

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Chorus
+import ChorusPlanner
+import ChorusSpeculative
+
+/// `chorus generate --plan PLAN.json`: decode as the plan says.
+extension GenerateCommand {
+    func validatePlan() throws {
+        if draft != nil || tree != nil || draftLength != nil {
+            throw ValidationError("--plan already names the drafter and tree: drop --draft, --tree and --draft-length")
+        }
+        if options.llamaCppRounding { throw ValidationError("--plan needs batch-invariant rounding; drop --llama-cpp-rounding") }
+    }
+
+    func run(planPath: String) throws {
+        let plan = try ExecutionPlan.load(path: planPath)
+        if plan.drafter != .none {
+            guard sampling.temperature == 0 else {
+                throw EngineError.invalidArgument("this plan drafts (\(plan.drafter)), which verifies greedily: pass --temperature 0")
+            }
+            guard sampling.repeatPenalty == 1 else { throw EngineError.invalidArgument("a drafting plan does not support --repeat-penalty") }
+        }
+        if let planned = plan.model, planned != options.model {
+            Output.standardError("note: the plan was tuned for \(planned), running \(options.model)")
+        }
+        var opts = options
+        opts.threads = plan.threads
+        let shape = try plan.shape()
+        let model = try opts.load(maxBatch: max(64, (shape?.nodeCount ?? 0) + 1))
+        let decoder = try PlannedDecoder(plan: plan, model: model, store: ModelStore(progress: .standardError()))
+        let text = chat ? try model.chatPrompt(prompt) : prompt
+        let promptIDs = model.tokenize(text, addSpecial: true, parseSpecial: true)
+        let stream: (Int, String) -> Bool = { _, piece in
+            if !json { Output.stream(piece) }
+            return true
+        }
+        let result: GenerationResult
+        var statistics: SpeculativeStatistics?
+        if plan.drafter == .none {
+            // Plain decoding under the plan's partition keeps the user's sampling.
+            result = try Generator(model: model).generate(promptIDs: promptIDs, cache: model.makeCache(), maxTokens: maxTokens,
+                                                          sampling: sampling.parameters, onToken: stream)
+        } else {
+            (result, statistics) = try decoder.generate(promptIDs: promptIDs, cache: model.makeCache(), maxTokens: maxTokens, onToken: stream)
+        }
+        if json {
+            var object: [String: Any] = [
+                "prompt_ids": result.promptIDs, "ids": result.ids, "text": result.text,
+                "prompt_tokens_per_second": result.promptTokensPerSecond, "tokens_per_second": result.tokensPerSecond,
+                "stop_reason": result.stopReason.rawValue, "plan": planPath,
+            ]
+            if let predicted = plan.predictedTokensPerSecond { object["predicted_tokens_per_second"] = predicted }
+            if let s = statistics {
+                object["speculative"] = [
+                    "draft": plan.drafter.description, "tree": shape?.description ?? "", "verifications": s.verifications,
+                    "drafted": s.drafted, "accepted": s.accepted, "acceptance_rate": s.acceptanceRate,
+                    "tokens_per_verification": s.tokensPerVerification, "draft_seconds": s.draftSeconds,
+                    "verify_seconds": s.verifySeconds,
+                ] as [String: Any]
+            }
+            try Output.json(object)
+        } else {
+            Output.stream("\n")
+            Output.standardError(String(
+                format: "prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %@ | plan: %@",
+                result.promptIDs.count, result.promptTokensPerSecond, result.ids.count, result.tokensPerSecond,
+                result.stopReason.rawValue, planPath))
+            if let statistics { Output.standardError(statistics.summary) }
+        }
+    }
+}

@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 /// Chorus: one module per concern. Dependencies point downwards only:
@@ -13,6 +14,18 @@ let cpuFlags: [String] = []
 #endif
 /// Hot numeric code drops overflow and bounds traps in release builds; parsers of untrusted input keep them.
 let optimise: [SwiftSetting] = [.unsafeFlags(cpuFlags), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+/// Distributed runs (`mpirun ... chorus --pipeline-stages P`) need Open MPI's headers and library
+/// (Debian: libopenmpi-dev). Without them, or with CHORUS_MPI=0, Chorus builds without the MPI
+/// transport and the distributed options explain how to get it.
+let mpiHeaders = ["/usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h", "/usr/lib/aarch64-linux-gnu/openmpi/include/mpi.h",
+                  "/usr/include/openmpi/mpi.h", "/usr/local/include/mpi.h", "/opt/homebrew/include/mpi.h"]
+let withMPI = Context.environment["CHORUS_MPI"] != "0" && mpiHeaders.contains { FileManager.default.fileExists(atPath: $0) }
+let mpiTargets: [Target] = withMPI ? [
+    .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
+    .target(name: "ChorusMPI", dependencies: ["CMPI", "ChorusTransport"]),
+] : []
+let mpiDependency: [Target.Dependency] = withMPI ? ["ChorusMPI"] : []
 
 let package = Package(
     name: "Chorus",
@@ -37,6 +50,9 @@ let package = Package(
         .target(name: "ChorusTokenizers", dependencies: ["ChorusGGUF"]),
         .target(name: "ChorusModels", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(name: "ChorusPipeline"),
+        // Ranks talking to each other: the Transport protocol, and pipeline/tensor-parallel execution over it.
+        .target(name: "ChorusTransport"),
+        .target(name: "ChorusDistributed", dependencies: ["Chorus", "ChorusModels", "ChorusGGUF", "ChorusRuntime", "ChorusTransport", "ChorusPipeline"], swiftSettings: optimise),
         .target(name: "ChorusSpeculative", dependencies: ["ChorusModels", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(
             name: "Chorus",
@@ -57,8 +73,9 @@ let package = Package(
             ]),
         .executableTarget(
             name: "chorus",
-            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                         .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", "ChorusDistributed", "ChorusTransport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")] + mpiDependency),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"], exclude: ["Fixtures"]),
@@ -69,6 +86,7 @@ let package = Package(
         .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
-    ]
+    ] + mpiTargets
 )

@@ -7,6 +7,8 @@
 /// `keep(slots:)` moves the accepted ones down into place.
 public final class KVCache: @unchecked Sendable {
     public let layerCount: Int
+    /// Model index of the first layer held (a pipeline stage holds only its own layers).
+    public let firstLayer: Int
     public let kvHeadCount: Int
     public let headDimension: Int
     public let capacity: Int
@@ -15,8 +17,9 @@ public final class KVCache: @unchecked Sendable {
     public let keys: UnsafeMutablePointer<UInt16>
     public let values: UnsafeMutablePointer<UInt16>
 
-    public init(layers: Int, kvHeads: Int, headDimension: Int, capacity: Int) {
+    public init(layers: Int, firstLayer: Int = 0, kvHeads: Int, headDimension: Int, capacity: Int) {
         layerCount = layers
+        self.firstLayer = firstLayer
         kvHeadCount = kvHeads
         self.headDimension = headDimension
         self.capacity = capacity
@@ -34,10 +37,10 @@ public final class KVCache: @unchecked Sendable {
 
     public var byteCount: Int { 2 * layerCount * kvHeadCount * capacity * headDimension * 2 }
 
-    /// Offset of (layer, head, slot) in `keys`/`values`.
+    /// Offset of (layer, head, slot) in `keys`/`values`; `layer` counts from the model's first layer.
     @inline(__always)
     public func offset(layer: Int, head: Int, slot: Int) -> Int {
-        ((layer * kvHeadCount + head) * capacity + slot) * headDimension
+        (((layer - firstLayer) * kvHeadCount + head) * capacity + slot) * headDimension
     }
 
     /// Forget every slot from `count` on.
@@ -50,7 +53,7 @@ public final class KVCache: @unchecked Sendable {
     /// node's entries while discarding its siblings, without recomputation).
     public func move(slot source: Int, to destination: Int) {
         guard source != destination else { return }
-        for layer in 0..<layerCount {
+        for layer in firstLayer..<firstLayer + layerCount {
             for head in 0..<kvHeadCount {
                 let from = offset(layer: layer, head: head, slot: source)
                 let to = offset(layer: layer, head: head, slot: destination)

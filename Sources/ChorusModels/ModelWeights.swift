@@ -27,7 +27,13 @@ public struct ModelWeights: @unchecked Sendable {
     public var outputNorm: [Float]
     /// The output head (the embedding matrix itself when the model ties them).
     public var output: WeightMatrix
+    /// The transformer blocks this process holds: blocks `firstLayer..<firstLayer + layers.count`
+    /// (all of them unless the model is split into pipeline stages).
     public var layers: [LayerWeights]
+    /// Index in the whole model of `layers[0]`.
+    public var firstLayer = 0
+    /// Column slices copied out of the file for tensor parallelism (kept alive with the weights).
+    var ownedSlices: [OwnedBytes] = []
 
     /// Bytes of weights a single decode step streams from memory (all matrices once, plus one
     /// embedding row).
@@ -40,7 +46,8 @@ public struct ModelWeights: @unchecked Sendable {
         return total
     }
 
-    init(file: GGUFFile, config c: ModelConfig) throws {
+    /// Maps the weights of blocks `layerRange` (all by default); other blocks' pages are never touched.
+    init(file: GGUFFile, config c: ModelConfig, layerRange: Range<Int>? = nil) throws {
         func matrix(_ name: String, rows: Int, columns: Int, int8: Bool = true) throws -> WeightMatrix {
             let (info, data) = try file.tensor(name)
             guard info.dimensions.count == 2, info.columns == columns, info.rows == rows else {
@@ -74,7 +81,9 @@ public struct ModelWeights: @unchecked Sendable {
         if !MatMul.supports(output.type) {
             throw ModelError.badTensor(name: output.name, reason: "tensor type \(output.type) is not supported for matrix products yet")
         }
-        layers = try (0..<c.layerCount).map { i in
+        let range = layerRange ?? 0..<c.layerCount
+        firstLayer = range.lowerBound
+        layers = try range.map { i in
             let p = "blk.\(i)."
             return LayerWeights(
                 attentionNorm: try vector(p + "attn_norm.weight", count: d),

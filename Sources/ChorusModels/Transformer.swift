@@ -49,19 +49,31 @@ public final class Transformer: @unchecked Sendable {
     /// Off is Chorus's contract (batch invariance, which speculative decoding and batched serving
     /// rely on); on reproduces llama.cpp's logits bit for bit (`--llama-cpp-rounding`).
     public var llamaCppBatchRounding = false
+    /// The part of the model this instance runs (pipeline stage, tensor-parallel slice).
+    public let part: ModelPart
+    /// Adds a tensor-parallel slice's partial sums (`rows` x d floats of the attention output or FFN
+    /// down product) across the slices, in place. Set whenever `part` has more than one slice.
+    public var partialSums: ((UnsafeMutablePointer<Float>, _ rows: Int) -> Void)?
 
     /// - Parameters:
     ///   - contextCapacity: the largest KV cache this model will be asked to use (sizes score scratch).
     ///   - maxBatch: rows per forward pass (prefill chunk / widest verification).
-    public init(file: GGUFFile, pool: ThreadPool, contextCapacity: Int, maxBatch: Int = 64) throws {
-        let config = try ModelConfig(metadata: file.metadata)
+    ///   - part: the blocks and slice to run (`ModelPart.whole` unless the model is split across processes).
+    public init(file: GGUFFile, pool: ThreadPool, contextCapacity: Int, maxBatch: Int = 64, part: ModelPart = .whole) throws {
+        let full = try ModelConfig(metadata: file.metadata)
+        let config = try part.slicedConfig(full)
         self.config = config
+        self.part = part
         self.file = file
         self.pool = pool
         self.maxBatch = max(1, maxBatch)
         self.contextCapacity = contextCapacity
         plan = .uniform(units: pool.threadCount)
-        weights = try ModelWeights(file: file, config: config)
+        guard part.layers.map({ !$0.isEmpty && $0.upperBound <= full.layerCount }) ?? true else {
+            throw ModelError.invalidConfig("layers \(part.layers!) are not within the model's \(full.layerCount)")
+        }
+        let whole = try ModelWeights(file: file, config: full, layerRange: part.layers)
+        weights = part.tensorSlices > 1 ? try whole.sliced(part.slice(of: full), config: full) : whole
         scratch = Scratch(config: config, weights: weights, maxBatch: self.maxBatch, contextCapacity: contextCapacity,
                           threads: pool.threadCount)
         ropes = (0..<config.layerCount).map { layer in
@@ -74,8 +86,8 @@ public final class Transformer: @unchecked Sendable {
 
     /// A KV cache shaped for this model.
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layers: config.layerCount, kvHeads: config.kvHeadCount, headDimension: config.headDimension,
-                capacity: min(capacity, contextCapacity))
+        KVCache(layers: weights.layers.count, firstLayer: weights.firstLayer, kvHeads: config.kvHeadCount,
+                headDimension: config.headDimension, capacity: min(capacity, contextCapacity))
     }
 
     /// Run the batch: write its keys/values into `cache` slots `firstSlot...`, return the logits of
@@ -112,7 +124,10 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// One chunk of at most `maxBatch` rows of `batch`; chunk row t is batch row `rows.lowerBound + t`.
-    private func runChunk(_ batch: Batch, rows: Range<Int>, cache: KVCache, logitRows: [Int], logitOffset: Int) {
+    /// The residual stream starts as the token embeddings, or as `input` ([rows][d], the previous
+    /// pipeline stage's output) when given; after the blocks it is left in `scratch.x`.
+    func runChunk(_ batch: Batch, rows: Range<Int>, cache: KVCache, logitRows: [Int], logitOffset: Int,
+                  input: UnsafePointer<Float>? = nil) {
         let c = config
         let s = scratch
         let n = rows.count
@@ -121,6 +136,10 @@ public final class Transformer: @unchecked Sendable {
 
         // x[t] = embedding(token) * scale
         time(.embedding) {
+            if let input {
+                s.x.update(from: input, count: n * d)
+                return
+            }
             for t in 0..<n {
                 let xt = s.x + t * d
                 weights.tokenEmbedding.dequantizeRow(batch.tokens[rows.lowerBound + t], into: xt)
@@ -143,7 +162,8 @@ public final class Transformer: @unchecked Sendable {
 
         // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
         time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
-        for (l, layer) in weights.layers.enumerated() {
+        for (i, layer) in weights.layers.enumerated() {
+            let l = weights.firstLayer + i  // index in the whole model
 
             // q, k, v = W x: one region over the rows of all three matrices
             time(.matmul(layer.query.type)) {
@@ -186,8 +206,9 @@ public final class Transformer: @unchecked Sendable {
             time(.matmul(layer.output.type)) {
                 multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n, gemmRows: gemmRows, tiled: tiled)
             }
-            let ffnGemmRows = l + 1 == weights.layers.count ? lastGemmRows : gemmRows
-            let ffnTiled = l + 1 == weights.layers.count ? lastTiled : tiled
+            partialSums?(s.projected, n)
+            let ffnGemmRows = l + 1 == config.layerCount ? lastGemmRows : gemmRows
+            let ffnTiled = l + 1 == config.layerCount ? lastTiled : tiled
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postAttentionNorm, weight: layer.ffnNorm) }
 
             // gate, up = W x; hidden = act(gate) * up, quantised block by block in the same region
@@ -212,7 +233,8 @@ public final class Transformer: @unchecked Sendable {
             time(.matmul(layer.down.type)) {
                 multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n, gemmRows: ffnGemmRows, tiled: ffnTiled)
             }
-            let next = l + 1 < weights.layers.count ? weights.layers[l + 1].attentionNorm : nil
+            partialSums?(s.projected, n)
+            let next = i + 1 < weights.layers.count ? weights.layers[i + 1].attentionNorm : nil
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postFFNNorm, weight: next) }
             tap?("l_out-\(l)", Array(UnsafeBufferPointer(start: s.x, count: n * d)))
         }

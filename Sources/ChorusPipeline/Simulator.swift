@@ -11,6 +11,9 @@ public struct Simulator: Sendable {
     public var costs: CostModel
     /// Whether communication runs on its own lane.
     public var overlap: Bool
+    /// Per rank, a factor on its compute costs (stages of unequal cost, as measured in a real run);
+    /// nil means every rank costs `costs`.
+    public var rankComputeScale: [Double]?
 
     /// Creates a simulator.
     public init(costs: CostModel = .standard, overlap: Bool) {
@@ -107,7 +110,8 @@ public struct Simulator: Sendable {
                 }
                 return
             }
-            let finish = now + costs.duration(of: actions[id].op, scale: scale)
+            let rankScale = actions[id].op.isCompute ? rankComputeScale?[rankOf[id]] ?? 1 : 1
+            let finish = now + costs.duration(of: actions[id].op, scale: scale * rankScale)
             events.push(time: finish, id: id)
             if let rid = recvAwaitingSend.removeValue(forKey: id) {
                 if laneOf[rid] < 0 { start[rid] = now }

@@ -11,6 +11,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Measure prefill and decode tokens/s (llama-bench's pp and tg).")
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var distributed: DistributedOptions
     @Option(name: .customShort("p"), help: "Prompt tokens to process (pp).") var promptTokens: Int = 128
     @Option(name: .customShort("n"), help: "Tokens to generate (tg).") var generateTokens: Int = 64
     @Option(name: .customShort("r"), help: "Repetitions.") var repetitions: Int = 5
@@ -27,7 +28,10 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         var opts = options
         opts.context = max(options.context ?? 0, promptTokens + generateTokens)
-        let model = try opts.load(maxBatch: 128)
+        try ModelRun.start(opts, distributed, maxBatch: 128).drive(measure)
+    }
+
+    private func measure(_ model: LanguageModel) throws {
         let profiler = profile ? OperatorProfiler() : nil
         model.transformer.profiler = profiler
         let result = try Benchmark(model: model).run(promptTokens: promptTokens, generateTokens: generateTokens,

@@ -9,6 +9,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var distributed: DistributedOptions
     @Argument(help: "The prompt.") var prompt: String
     @Option(name: .customShort("n"), help: "Maximum number of new tokens.") var maxTokens: Int = 128
     @Flag(help: "Wrap the prompt as one user turn in the model's chat template.") var chat = false
@@ -48,7 +49,13 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         if skeletonOfThought { return try runSkeletonOfThought() }
         let shape = try shape
-        let model = try options.load(maxBatch: max(64, shape.nodeCount + 1))
+        if distributed.isDistributed && draft != nil { throw ValidationError("--draft does not run across processes yet") }
+        try ModelRun.start(options, distributed, maxBatch: max(64, shape.nodeCount + 1)).drive { model in
+            try generate(model, shape: shape)
+        }
+    }
+
+    private func generate(_ model: LanguageModel, shape: TreeShape) throws {
         let text = chat ? try model.chatPrompt(prompt) : prompt
         let promptIDs = model.tokenize(text, addSpecial: true, parseSpecial: true)
         let cache = model.makeCache()

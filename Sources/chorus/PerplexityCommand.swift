@@ -8,6 +8,7 @@ struct PerplexityCommand: ParsableCommand {
         commandName: "perplexity", abstract: "Compute perplexity of a text file (llama-perplexity's method).")
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var distributed: DistributedOptions
     @Option(name: .shortAndLong, help: "The text file.") var file: String
     @Flag(help: "Print one JSON object {\"ppl\": x, \"tokens\": n}.") var json = false
 
@@ -19,7 +20,12 @@ struct PerplexityCommand: ParsableCommand {
         let context = options.context ?? 512
         var opts = options
         opts.context = context
-        let model = try opts.load(maxBatch: min(context, 512))
+        try ModelRun.start(opts, distributed, maxBatch: min(context, 512)).drive { model in
+            try evaluate(model, text: text, context: context)
+        }
+    }
+
+    private func evaluate(_ model: LanguageModel, text: String, context: Int) throws {
         let result = try Perplexity(model: model).evaluate(text: text, context: context) { chunk, ppl in
             if !json { Output.standardError(String(format: "[%d] %.4f", chunk + 1, ppl)) }
         }

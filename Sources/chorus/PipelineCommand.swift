@@ -7,8 +7,8 @@ import Foundation
 struct PipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
-        abstract: "Pipeline-parallel training schedules: generate, validate, simulate, draw.",
-        subcommands: [PipelineSimulateCommand.self])
+        abstract: "Pipeline-parallel schedules: simulate them, and draw or check traces of real distributed runs.",
+        subcommands: [PipelineSimulateCommand.self, PipelineDrawCommand.self, PipelineCompareCommand.self])
 }
 
 /// Schedule names the CLI accepts; `all` compares every family.

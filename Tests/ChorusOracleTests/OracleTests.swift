@@ -8,11 +8,17 @@ import Testing
 /// 0.05, perplexity within 1%. Heavy: run in release (`swift test -c release`).
 @Suite(.serialized) struct OracleTests {
     static let models = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
-    /// Models whose greedy steps reproduce llama.cpp's to the bit (repacked Q4_K and tiled Q6_K in
-    /// llama.cpp's batch-dependent orders, `Transformer.llamaCppBatchRounding`). gemma3-270m still
-    /// differs by up to ~0.13 (not yet traced; it also holds Q5_0/Q8_0 weights, whose batched products
-    /// llama.cpp hands to llamafile's sgemm), so it is held to tokenizer and perplexity checks.
-    static let exactGreedyModels = ["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+    /// Log-probability tolerance per model for the greedy steps. The oracle came from llama-server,
+    /// whose prompt cache reuses the previous request's KV entries for a shared prefix (Gemma's BOS),
+    /// so each oracle prompt was evaluated in a batch split this test cannot know. SmolLM2 and the
+    /// Qwen models are insensitive to that split; Gemma 3 is not: llama.cpp itself moves the first
+    /// step's log-probability of "The capital of France is" from -1.626 (one batch) to -1.672 (BOS
+    /// alone first) against the oracle's -1.594, and by up to 0.16 on later steps. Chorus equals
+    /// llama.cpp bit for bit for a known split (`LlamaLogitsTests` with `CHORUS_LLAMA_ROUNDING`), so
+    /// Gemma's steps are held to exact ids (up to near-ties) and to the spread llama.cpp shows.
+    /// (Fed token by token, llama.cpp itself flips the first step of the chat-template prompt from
+    /// 3689 to 236820, as Chorus's batch-invariant default mode does; this test uses the batched order.)
+    static let logprobTolerance: [String: Double] = ["gemma3-270m": 0.2]
 
     static func load(_ id: String, context: Int = 1024) throws -> LanguageModel {
         try LanguageModel.load(try TestModels.path(id), threads: 2, context: context, maxBatch: 64)
@@ -28,7 +34,7 @@ import Testing
         }
     }
 
-    @Test(arguments: exactGreedyModels)
+    @Test(arguments: models)
     func greedyContinuationsMatch(model id: String) throws {
         let oracle = try Oracle.load(id)
         let model = try Self.load(id)
@@ -47,7 +53,7 @@ import Testing
                 logprobs.append(logProbability(row, best))
                 logits = try model.transformer.forward(.sequence([best], start: cache.count), cache: cache)
             }
-            let failure = Oracle.compareGreedy(greedy, ids: ids, logprobs: logprobs)
+            let failure = Oracle.compareGreedy(greedy, ids: ids, logprobs: logprobs, tolerance: Self.logprobTolerance[id] ?? 0.05)
             #expect(failure == nil, "\(id) \(greedy.prompt.debugDescription): \(failure ?? "")")
         }
     }

@@ -42,7 +42,7 @@ public struct Benchmark {
         func prefill() throws -> Double {
             cache.trim(to: 0)
             let start = ContinuousClock.now
-            _ = try transformer.forward(.sequence(prompt, start: 0, logits: .last), cache: cache)
+            _ = try model.forwardPass.forward(.sequence(prompt, start: 0, logits: .last), cache: cache)
             return (ContinuousClock.now - start).seconds
         }
         func decode() throws -> Double {
@@ -50,7 +50,7 @@ public struct Benchmark {
             var token = prompt.first ?? 0
             let start = ContinuousClock.now
             for i in 0..<generateTokens {
-                let logits = try transformer.forward(.sequence([token], start: i), cache: cache)
+                let logits = try model.forwardPass.forward(.sequence([token], start: i), cache: cache)
                 token = Sampler.argmax(logits.row(0))
             }
             return (ContinuousClock.now - start).seconds

@@ -39,13 +39,12 @@ public struct Generator {
         guard promptIDs.count <= cache.capacity else {
             throw EngineError.promptTooLong(tokens: promptIDs.count, context: cache.capacity)
         }
-        let transformer = model.transformer
         // Reuse the cached prefix; always evaluate at least the last prompt token for its logits.
         let reused = min(cache.count, promptIDs.count - 1)
         cache.trim(to: reused)
         let clock = ContinuousClock()
         let promptStart = clock.now
-        var logits = try transformer.forward(.sequence(Array(promptIDs[reused...]), start: reused), cache: cache)
+        var logits = try model.forwardPass.forward(.sequence(Array(promptIDs[reused...]), start: reused), cache: cache)
         let promptSeconds = (clock.now - promptStart).seconds
 
         var sampler = Sampler(sampling)
@@ -75,7 +74,7 @@ public struct Generator {
                 reason = .contextFull
                 break
             }
-            logits = try transformer.forward(.sequence([next], start: cache.count), cache: cache)
+            logits = try model.forwardPass.forward(.sequence([next], start: cache.count), cache: cache)
         }
         return GenerationResult(promptIDs: promptIDs, ids: ids, text: text, stopReason: reason,
                                 promptSeconds: promptSeconds, generationSeconds: (clock.now - generationStart).seconds)

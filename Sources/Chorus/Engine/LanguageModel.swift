@@ -18,6 +18,10 @@ public final class LanguageModel: @unchecked Sendable {
     public let contextLength: Int
 
     public var config: ModelConfig { transformer.config }
+    /// What runs a batch through the whole model: the transformer itself, or (when the model is split
+    /// across processes) a driver that runs it with the other ranks. Generation, perplexity and
+    /// benchmarks call this.
+    public var forwardPass: any ForwardPass
 
     /// Load a catalog id or a .gguf path.
     ///
@@ -25,13 +29,14 @@ public final class LanguageModel: @unchecked Sendable {
     ///   - threads: threads for the operators (the caller's thread included).
     ///   - context: KV-cache size; nil means the smaller of the trained context and 4096.
     ///   - maxBatch: rows per forward pass (prefill chunk, widest token tree).
+    ///   - part: the blocks and tensor slice this process runs (the whole model by default).
     public static func load(_ reference: String, threads: Int = LanguageModel.defaultThreads, context: Int? = nil,
-                            maxBatch: Int = 64, store: ModelStore = ModelStore()) throws -> LanguageModel {
+                            maxBatch: Int = 64, part: ModelPart = .whole, store: ModelStore = ModelStore()) throws -> LanguageModel {
         let path = try store.resolve(reference)
-        return try LanguageModel(path: path, pool: ThreadPool(threads: threads), context: context, maxBatch: maxBatch)
+        return try LanguageModel(path: path, pool: ThreadPool(threads: threads), context: context, maxBatch: maxBatch, part: part)
     }
 
-    public init(path: String, pool: ThreadPool, context: Int? = nil, maxBatch: Int = 64) throws {
+    public init(path: String, pool: ThreadPool, context: Int? = nil, maxBatch: Int = 64, part: ModelPart = .whole) throws {
         self.path = path
         file = try GGUFFile(path: path)
         let config = try ModelConfig(metadata: file.metadata)
@@ -40,7 +45,8 @@ public final class LanguageModel: @unchecked Sendable {
         contextLength = length
         tokenizer = try TokenizerLoader.load(from: file.metadata)
         chatTemplate = try? ChatTemplate.detect(metadata: file.metadata)
-        transformer = try Transformer(file: file, pool: pool, contextCapacity: length, maxBatch: maxBatch)
+        transformer = try Transformer(file: file, pool: pool, contextCapacity: length, maxBatch: maxBatch, part: part)
+        forwardPass = transformer
         guard tokenizer.vocabularySize <= config.vocabularySize else {
             throw ModelError.invalidConfig("tokenizer has \(tokenizer.vocabularySize) tokens, the model \(config.vocabularySize)")
         }

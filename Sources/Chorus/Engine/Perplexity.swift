@@ -40,7 +40,7 @@ public struct Perplexity {
             var batch = Array(tokens[begin..<begin + context])
             if model.tokenizer.addsBOS, let bos = model.tokenizer.bosID { batch[0] = bos }
             cache.trim(to: 0)
-            let logits = try model.transformer.forward(
+            let logits = try model.forwardPass.forward(
                 Batch(tokens: batch, positions: Array(0..<context), firstSlot: 0,
                       logitRows: Array(first..<(context - 1))), cache: cache)
             for (row, i) in (first..<(context - 1)).enumerated() {

@@ -1,0 +1,133 @@
+import ChorusGGUF
+import ChorusKernels
+
+/// Which part of a model one process runs: a contiguous range of transformer blocks (a pipeline
+/// stage) and, within each block, one tensor-parallel slice (Megatron-style: a group of attention
+/// heads with their rows of Q/K/V and columns of the output projection, and a range of feed-forward
+/// rows with the matching columns of the down projection).
+///
+/// A process running a slice computes partial sums of the two row-parallel products (attention
+/// output, FFN down); `Transformer.partialSums` must add them up across the slices before the
+/// residual add. Embeddings and the output head are whole on every process that needs them.
+public struct ModelPart: Sendable, Equatable, CustomStringConvertible {
+    /// Blocks this process runs; nil means every block.
+    public var layers: Range<Int>?
+    /// This process's slice, 0..<tensorSlices.
+    public var tensorSlice: Int
+    /// Slices each block is split into (1: whole blocks).
+    public var tensorSlices: Int
+
+    public init(layers: Range<Int>? = nil, tensorSlice: Int = 0, tensorSlices: Int = 1) {
+        self.layers = layers
+        self.tensorSlice = tensorSlice
+        self.tensorSlices = tensorSlices
+    }
+
+    /// The whole model in one process.
+    public static let whole = ModelPart()
+
+    public var description: String {
+        let l = layers.map { "layers \($0.lowerBound)..<\($0.upperBound)" } ?? "all layers"
+        return tensorSlices > 1 ? "\(l), tensor slice \(tensorSlice + 1)/\(tensorSlices)" : l
+    }
+
+    /// Features of a block one slice computes, in the whole model's numbering.
+    public struct Slice: Sendable, Equatable {
+        /// Key/value heads (query heads are the groups sharing them).
+        public var kvHeads: Range<Int>
+        /// Query heads.
+        public var heads: Range<Int>
+        /// Feed-forward rows (of gate and up; columns of down).
+        public var feedForward: Range<Int>
+    }
+
+    /// The slice of `config`'s blocks this part computes: KV heads dealt out as evenly as possible
+    /// (each slice needs at least one), feed-forward rows in 256-wide groups so every activation
+    /// quantisation block stays whole.
+    public func slice(of config: ModelConfig) throws -> Slice {
+        let t = tensorSlices, i = tensorSlice
+        guard t >= 1, (0..<t).contains(i) else { throw ModelError.invalidConfig("tensor slice \(i) of \(t)") }
+        guard config.kvHeadCount >= t else {
+            throw ModelError.invalidConfig("--tensor-parallel \(t) needs at least \(t) key/value heads; the model has \(config.kvHeadCount)")
+        }
+        let kv = i * config.kvHeadCount / t..<(i + 1) * config.kvHeadCount / t
+        let group = config.gqaGroup
+        let unit = 256
+        guard config.feedForwardLength % unit == 0 || t == 1 else {
+            throw ModelError.invalidConfig("feed_forward_length \(config.feedForwardLength) is not a multiple of \(unit); it cannot be split")
+        }
+        let groups = config.feedForwardLength / unit
+        guard groups >= t else {
+            throw ModelError.invalidConfig("feed_forward_length \(config.feedForwardLength) is too small to split \(t) ways")
+        }
+        let ffn = t == 1 ? 0..<config.feedForwardLength : i * groups / t * unit..<(i + 1) * groups / t * unit
+        return Slice(kvHeads: kv, heads: kv.lowerBound * group..<kv.upperBound * group, feedForward: ffn)
+    }
+
+    /// `config` as the forward pass of this slice sees it (fewer heads, a narrower feed-forward).
+    public func slicedConfig(_ config: ModelConfig) throws -> ModelConfig {
+        guard tensorSlices > 1 else { return config }
+        let s = try slice(of: config)
+        var c = config
+        c.headCount = s.heads.count
+        c.kvHeadCount = s.kvHeads.count
+        c.feedForwardLength = s.feedForward.count
+        try c.validate()
+        return c
+    }
+}
+
+/// Bytes this process owns (tensor-parallel column slices), freed with the weights.
+final class OwnedBytes: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+
+    init(count: Int) {
+        pointer = .allocate(byteCount: max(1, count), alignment: 64)
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+extension ModelWeights {
+    /// These weights cut down to one tensor-parallel slice: Q/K/V rows (and biases) of the slice's
+    /// heads, gate/up rows of its feed-forward range, and the matching columns of the attention
+    /// output and down projections (copied block by block: quantisation blocks stay whole).
+    func sliced(_ s: ModelPart.Slice, config c: ModelConfig) throws -> ModelWeights {
+        var out = self
+        let hd = c.headDimension
+        func rows(_ w: WeightMatrix, _ r: Range<Int>) -> WeightMatrix {
+            WeightMatrix(name: w.name, type: w.type, rows: r.count, columns: w.columns, data: w.data + r.lowerBound * w.rowBytes)
+        }
+        func columns(_ w: WeightMatrix, _ r: Range<Int>) throws -> WeightMatrix {
+            let block = w.type.blockSize
+            guard r.lowerBound % block == 0, r.count % block == 0, let width = w.type.rowBytes(columns: r.count),
+                  let skip = w.type.rowBytes(columns: r.lowerBound) else {
+                throw ModelError.badTensor(name: w.name, reason: "columns \(r) do not fall on \(w.type) block boundaries (\(block)); this model cannot be split so")
+            }
+            let owned = OwnedBytes(count: w.rows * width)
+            for row in 0..<w.rows {
+                (owned.pointer + row * width).copyMemory(from: w.row(row) + skip, byteCount: width)
+            }
+            out.ownedSlices.append(owned)
+            return WeightMatrix(name: w.name, type: w.type, rows: w.rows, columns: r.count, data: UnsafeRawPointer(owned.pointer))
+        }
+        func part(_ v: [Float]?, _ r: Range<Int>) -> [Float]? { v.map { Array($0[r]) } }
+        let q = s.heads.lowerBound * hd..<s.heads.upperBound * hd
+        let kv = s.kvHeads.lowerBound * hd..<s.kvHeads.upperBound * hd
+        out.layers = try layers.map { l in
+            var l = l
+            l.query = rows(l.query, q)
+            l.key = rows(l.key, kv)
+            l.value = rows(l.value, kv)
+            l.queryBias = part(l.queryBias, q)
+            l.keyBias = part(l.keyBias, kv)
+            l.valueBias = part(l.valueBias, kv)
+            l.output = try columns(l.output, q)
+            l.gate = rows(l.gate, s.feedForward)
+            l.up = rows(l.up, s.feedForward)
+            l.down = try columns(l.down, s.feedForward)
+            return l
+        }
+        return out
+    }
+}

@@ -1,0 +1,46 @@
+/// Running one pipeline stage: the blocks of `part.layers` on one micro-batch, fed with token ids
+/// (first stage) or the previous stage's hidden states, ending in hidden states for the next stage
+/// or (last stage) logits.
+///
+/// Rows keep their bits whatever the micro-batch split (batch invariance), so a model cut into
+/// stages and micro-batches gives the logits of the whole model in one process.
+extension Transformer {
+    /// Whether this part starts at the first block (it holds the token embeddings' work).
+    public var isFirstStage: Bool { weights.firstLayer == 0 }
+    /// Whether this part ends at the last block (it computes logits).
+    public var isLastStage: Bool { weights.firstLayer + weights.layers.count == config.layerCount }
+    /// Width of the hidden states passed between stages.
+    public var hiddenWidth: Int { config.embeddingLength }
+
+    /// Runs rows `rows` of `batch` (at most `maxBatch`, causal) through this stage's blocks. `input`
+    /// holds the previous stage's hidden states for those rows ([rows][d]); nil on the first stage.
+    /// Afterwards `stageOutput` holds this stage's hidden states; on the last stage the returned
+    /// logits hold the rows `logitRows` (batch row indices inside `rows`), in that order.
+    /// `cache.count` becomes `batch.firstSlot + rows.upperBound`.
+    public func forwardStage(_ batch: Batch, rows: Range<Int>, cache: KVCache, input: UnsafePointer<Float>?,
+                             logitRows: [Int]) throws -> Logits {
+        guard batch.visibility == .causal else {
+            throw ModelError.invalidConfig("token trees are not supported across pipeline stages")
+        }
+        guard rows.count <= maxBatch, rows.upperBound <= batch.count, !rows.isEmpty else {
+            throw ModelError.invalidConfig("micro-batch rows \(rows) do not fit a batch of \(batch.count) with limit \(maxBatch)")
+        }
+        guard batch.firstSlot + rows.upperBound <= cache.capacity else {
+            throw ModelError.contextOverflow(needed: batch.firstSlot + rows.upperBound, capacity: cache.capacity)
+        }
+        guard input != nil || isFirstStage else { throw ModelError.invalidConfig("a later pipeline stage needs hidden states") }
+        if input == nil {
+            for t in rows where batch.tokens[t] < 0 || batch.tokens[t] >= config.vocabularySize {
+                throw ModelError.invalidConfig("token id \(batch.tokens[t]) outside the vocabulary of \(config.vocabularySize)")
+            }
+        }
+        let wanted = isLastStage ? logitRows : []
+        scratch.ensureLogitRows(max(1, wanted.count), vocabulary: config.vocabularySize)
+        runChunk(batch, rows: rows, cache: cache, logitRows: wanted, logitOffset: 0, input: input)
+        cache.count = batch.firstSlot + rows.upperBound
+        return Logits(base: scratch.logits, rows: wanted.count, vocabularySize: config.vocabularySize)
+    }
+
+    /// The hidden states `forwardStage` left: [rows][hiddenWidth], valid until the next forward pass.
+    public var stageOutput: UnsafePointer<Float> { UnsafePointer(scratch.x) }
+}

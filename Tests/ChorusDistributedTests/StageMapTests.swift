@@ -1,0 +1,41 @@
+import Testing
+@testable import ChorusDistributed
+
+@Suite struct StageMapTests {
+    @Test func evenSplitCoversEveryLayer() throws {
+        let map = try StageMap.even(layers: 30, stages: 4)
+        #expect(map.ranges == [0..<7, 7..<15, 15..<22, 22..<30])
+    }
+
+    @Test func balancedSplitMovesLayersOffTheStageWithTheHead() throws {
+        // 12 equal blocks, a head costing 4 blocks: stages of 8 block-costs each.
+        let map = try StageMap.balanced(layerCosts: Array(repeating: 1, count: 12), firstCost: 0, lastCost: 4, stages: 2)
+        #expect(map.ranges == [0..<8, 8..<12])
+    }
+
+    @Test func balancedSplitFollowsUnequalBlocks() throws {
+        let map = try StageMap.balanced(layerCosts: [5, 1, 1, 1, 1, 1], firstCost: 0, lastCost: 0, stages: 2)
+        #expect(map.ranges == [0..<1, 1..<6])
+    }
+
+    @Test func moreStagesThanLayersIsAnError() {
+        #expect(throws: DistributedError.self) { try StageMap.even(layers: 2, stages: 3) }
+        #expect(throws: DistributedError.self) {
+            try StageMap.balanced(layerCosts: [1, 1], firstCost: 0, lastCost: 0, stages: 3)
+        }
+    }
+
+    @Test func microbatchesAreNearlyEqualAndWithinTheBatchLimit() {
+        #expect(PipelineDriver.microbatchRanges(rows: 10, microbatches: 3, maxRows: 64) == [0..<3, 3..<6, 6..<10])
+        #expect(PipelineDriver.microbatchRanges(rows: 1, microbatches: 4, maxRows: 64) == [0..<1])
+        #expect(PipelineDriver.microbatchRanges(rows: 200, microbatches: 1, maxRows: 64).allSatisfy { $0.count <= 64 })
+    }
+
+    @Test func headersRoundTrip() throws {
+        let h = StageHeader(op: .forward, rows: 3, firstSlot: 7, microbatch: 1, microbatches: 2, forwardIndex: 5,
+                            tokens: [4, 5, 6], logitRows: [2])
+        let words = h.encoded
+        let decoded = try words.withUnsafeBufferPointer { try StageHeader(decoding: $0) }
+        #expect(decoded == h)
+    }
+}

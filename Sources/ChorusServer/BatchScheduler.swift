@@ -67,6 +67,9 @@ public final class BatchScheduler: @unchecked Sendable {
         var generated = 0
         var decoder: StreamingDecoder
         var stopMatcher: StopMatcher
+        /// A sequence still reading a prompt that shares `length` tokens with this one: this one waits
+        /// and copies that prefix once it is in the other's cache instead of computing it again.
+        var waitingFor: (source: Running, length: Int)?
 
         init(_ s: Submitted, cache: KVCache, tokenizer: any Tokenizer) {
             id = s.id
@@ -234,6 +237,9 @@ public final class BatchScheduler: @unchecked Sendable {
         }
     }
 
+    /// Shortest shared beginning worth waiting for another sequence to compute.
+    static let minimumSharedWait = 8
+
     /// Prefix sharing: gives the job the free cache holding the longest prefix of its prompt, or, when
     /// a running sequence's cache holds a longer one, copies that prefix's keys and values into a free
     /// cache; the job's prefill starts after the shared prefix. Cached entries have the same bits as
@@ -274,6 +280,14 @@ public final class BatchScheduler: @unchecked Sendable {
         let running = Running(s, cache: cache, tokenizer: model.tokenizer)
         running.prefilled = cache.count
         metrics.reusedPrefix(tokens: cache.count)
+        // A sequence admitted earlier that is still reading a prompt with a longer common beginning
+        // (n choices of one prompt, a shared system prompt): wait for it rather than compute it twice.
+        var pending: (Running, Int)?
+        for other in active where other.pendingToken == nil && other.waitingFor == nil {
+            let length = common(other.job.promptIDs, other.job.promptIDs.count)
+            if length >= cache.count + Self.minimumSharedWait && length > (pending?.1 ?? 0) { pending = (other, length) }
+        }
+        if let pending { running.waitingFor = (pending.0, pending.1) }
         active.append(running)
     }
 
@@ -315,6 +329,18 @@ public final class BatchScheduler: @unchecked Sendable {
             budget -= 1 + drafts.count
         }
         for sequence in active where sequence.pendingToken == nil && budget > 0 {
+            if let (source, length) = sequence.waitingFor {
+                let sourceActive = active.contains { $0 === source }
+                if sourceActive && source.cache.count < length { continue }  // still being computed
+                // Finished meanwhile: its cache still holds the prefix unless another sequence took it.
+                let stillCached = (cachedTokens[ObjectIdentifier(source.cache)]?.count ?? 0) >= length
+                if sourceActive || stillCached {
+                    sequence.cache.copyPrefix(from: source.cache, slots: length)
+                    sequence.prefilled = length
+                    metrics.reusedPrefix(tokens: length)
+                }
+                sequence.waitingFor = nil
+            }
             let prompt = sequence.job.promptIDs
             let end = min(prompt.count, sequence.prefilled + budget)
             let last = end == prompt.count

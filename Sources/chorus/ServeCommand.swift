@@ -1,5 +1,6 @@
 import ArgumentParser
 import Chorus
+import ChorusRuntime
 import ChorusServer
 import Foundation
 import Logging
@@ -17,6 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Sequences that may wait for a slot before requests get 429 (default: 4 x --parallel).") var queue: Int?
     @Option(help: "Rows per batched forward pass: decoding rows first, prompt chunks fill the rest.") var batch = 64
     @Option(help: "Require 'Authorization: Bearer KEY' on every request but /health.") var apiKey: String?
+    @Option(help: "A partition plan (JSON) splitting each operator class's rows across the threads; any plan gives the same bits.")
+    var plan: String?
     @Option(help: "Greedy requests: draft K tokens by prompt lookup and verify them in the same pass (0: off).") var speculate = 0
     @Option(help: "Speculate only while at most this many sequences decode.") var speculateMaxSequences = 2
     @Option(help: "Seconds a shutdown (SIGINT/SIGTERM) lets running requests finish before cancelling them.") var shutdownGrace = 10.0
@@ -36,6 +39,16 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let model = try options.load(maxBatch: batch)
+        if let plan {
+            let decoded: PartitionPlan
+            do {
+                decoded = try PartitionPlan.load(path: plan)
+                try decoded.validate(forUnits: model.transformer.pool.threadCount)
+            } catch {
+                throw ValidationError("--plan \(plan): \(error)")
+            }
+            model.transformer.plan = decoded
+        }
         let speculation = speculate > 0
             ? BatchScheduler.Speculation(draftLength: speculate, maxSequences: speculateMaxSequences) : nil
         let scheduler = BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,

@@ -99,4 +99,30 @@ import Testing
         let accepted = metrics.split(separator: "\n").first { $0.hasPrefix("chorus_speculative_accepted_tokens_total ") }
         #expect((accepted.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) > 0, "prompt lookup accepted nothing: \(metrics)")
     }
+
+    @Test func sequencesWaitForAndCopyASharedPromptBeingRead() async throws {
+        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 128, maxBatch: 8)
+        // Rows of 8 per step: the 40-token prompt takes several steps, so the others wait and copy it.
+        let scheduler = BatchScheduler(model: model, slots: 3, queueCapacity: 3, stepRows: 8)
+        scheduler.start()
+        defer { scheduler.stopAll() }
+        let system = "You are a careful assistant. Answer briefly and precisely, in plain English, without lists. "
+        let prompts = [system + "What is a cat?", system + "What is a cat?", system + "Name a colour."]
+        var seeded = SamplingParameters()
+        seeded.seed = 7
+        let jobs = prompts.enumerated().map { i, prompt in
+            SequenceJob(promptIDs: model.tokenize(prompt), maxTokens: 8, sampling: i == 1 ? seeded : .greedy)
+        }
+        #expect(jobs[0].promptIDs.count > 16)
+        let plain = try jobs.map { job in
+            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
+                                                 sampling: job.sampling).ids
+        }
+        let streams = try scheduler.submit(jobs)
+        for (i, stream) in streams.enumerated() {
+            #expect(await collect(stream).ids == plain[i], "job \(i) differs after copying a shared prompt")
+        }
+        let reused = scheduler.metrics.render().split(separator: "\n").first { $0.hasPrefix("chorus_prompt_tokens_reused_total ") }
+        #expect((reused.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) >= 2 * 16, "the shared prompt was not copied")
+    }
 }

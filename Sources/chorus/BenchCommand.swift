@@ -8,7 +8,7 @@ import Foundation
 /// how close decode comes to the memory-bandwidth bound.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure prefill and decode tokens/s (llama-bench's pp and tg).")
+        commandName: "bench", abstract: "Measure prefill and decode tokens/s (llama-bench's pp and tg), or plain against speculative decoding over --prompts.")
 
     @OptionGroup var options: ModelOptions
     @Option(name: .customShort("p"), help: "Prompt tokens to process (pp).") var promptTokens: Int = 128
@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("r"), help: "Repetitions.") var repetitions: Int = 5
     @Flag(help: "Print time per operator class.") var profile = false
     @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var speculative: SpeculativeBenchOptions
 
     func validate() throws {
         guard promptTokens >= 0, generateTokens >= 0, promptTokens + generateTokens > 0 else {
@@ -25,6 +26,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if speculative.prompts != nil { return try runSpeculative() }
         var opts = options
         opts.context = max(options.context ?? 0, promptTokens + generateTokens)
         let model = try opts.load(maxBatch: 128)

@@ -12,6 +12,8 @@ public final class ModelDrafter: Drafter {
     public let cache: KVCache
     /// Tokens in `cache` slots 0..<cache.count.
     private var cached: [Int] = []
+    /// The tokens whose keys and values the draft cache holds (slots 0..<cache.count), for checks.
+    public var cachedTokens: [Int] { cached }
 
     /// - Throws: `SpeculativeError.vocabularyMismatch` when the vocabularies differ.
     public init(model: Transformer, target: ModelConfig, capacity: Int) throws {

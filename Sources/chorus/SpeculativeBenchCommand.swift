@@ -1,5 +1,6 @@
 import ArgumentParser
 import Chorus
+import ChorusRuntime
 import ChorusSpeculative
 import Foundation
 
@@ -13,6 +14,8 @@ struct SpeculativeBenchOptions: ParsableArguments {
     @Option(help: "Sampling temperature for every run (0: greedy, which also checks tokens equal plain decoding's).")
     var temperature: Float = 0
     @Option(help: "Seed for sampling runs.") var seed: UInt64 = 0
+    @Flag(help: "Also run each draft-model chain with lookahead: the draft model drafts the next chain on its own thread while the target verifies on --threads - 1 threads.")
+    var lookahead = false
 
     func validate() throws {
         guard prompts != nil else {
@@ -49,6 +52,7 @@ extension BenchCommand {
         for draft in spec.draft {
             let drafter: any Drafter
             let label: String
+            var draftPath = ""
             if draft == "ngram" {
                 drafter = NGramDrafter()
                 label = "ngram"
@@ -56,12 +60,25 @@ extension BenchCommand {
                 let draftModel = try LanguageModel.load(draft, threads: options.threads, context: model.contextLength,
                                                         maxBatch: max(64, widest + 1), store: ModelStore(progress: .standardError()))
                 drafter = try ModelDrafter(draft: draftModel, target: model)
+                draftPath = draftModel.path
                 let file = URL(fileURLWithPath: draft).lastPathComponent
                 label = file.hasSuffix(".gguf") ? String(file.dropLast(5)) : file
             }
             for shape in shapes {
                 let kind = shape.branching.allSatisfy { $0 == 1 } ? "chain \(shape.depth)" : "tree \(shape)"
                 settings.append(.init(name: "\(label) \(kind)", drafter: drafter, shape: shape))
+            }
+            if spec.lookahead, draft != "ngram" {
+                // Target on threads - 1 cores, draft model alone on the last: separate pools, same weights (mapped once).
+                let targetThreads = max(1, options.threads - 1)
+                let target = try LanguageModel(path: model.path, pool: ThreadPool(threads: targetThreads, pin: false),
+                                               context: model.contextLength, maxBatch: max(64, widest + 1))
+                let draftModel = try LanguageModel(path: draftPath, pool: ThreadPool(threads: 1, pin: false),
+                                                   context: model.contextLength, maxBatch: max(64, widest + 1))
+                let ahead = LookaheadDrafter(try ModelDrafter(draft: draftModel, target: target))
+                for shape in shapes where shape.branching.allSatisfy({ $0 == 1 }) {
+                    settings.append(.init(name: "\(label) chain \(shape.depth) lookahead", drafter: ahead, shape: shape, target: target))
+                }
             }
         }
         var sampling = SamplingParameters.greedy

@@ -12,10 +12,14 @@ public struct SpeculativeBenchmark {
         public var name: String
         public var drafter: any Drafter
         public var shape: TreeShape
-        public init(name: String, drafter: any Drafter, shape: TreeShape) {
+        /// The target to verify with, when not the benchmark's model (e.g. the same weights on
+        /// another thread pool, for drafting concurrently on the remaining cores).
+        public var target: LanguageModel?
+        public init(name: String, drafter: any Drafter, shape: TreeShape, target: LanguageModel? = nil) {
             self.name = name
             self.drafter = drafter
             self.shape = shape
+            self.target = target
         }
     }
 
@@ -68,6 +72,7 @@ public struct SpeculativeBenchmark {
         for (p, prompt) in prompts.enumerated() {
             let text = model.chatTemplate == nil ? prompt : try model.chatPrompt(prompt)
             let ids = model.tokenize(text, addSpecial: true, parseSpecial: true)
+            cache.trim(to: 0)  // plain generation reuses a cached prefix, which belongs to the last prompt
             let plain = try generator.generate(promptIDs: ids, cache: cache, maxTokens: maxTokens, sampling: sampling)
             rows[0].generated += plain.ids.count
             rows[0].seconds += plain.generationSeconds
@@ -75,7 +80,10 @@ public struct SpeculativeBenchmark {
             progress(String(format: "prompt %d/%d plain: %d tokens, %.1f tokens/s", p + 1, prompts.count, plain.ids.count,
                             plain.tokensPerSecond))
             for (s, setting) in settings.enumerated() {
-                let (result, stats) = try generator.generateSpeculative(promptIDs: ids, cache: cache, maxTokens: maxTokens,
+                let target = setting.target ?? model
+                let (result, stats) = try Generator(model: target).generateSpeculative(
+                                                                        promptIDs: ids, cache: setting.target?.makeCache() ?? cache,
+                                                                        maxTokens: maxTokens,
                                                                         drafter: setting.drafter, shape: setting.shape,
                                                                         sampling: sampling)
                 var row = rows[s + 1]

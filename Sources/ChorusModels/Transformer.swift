@@ -338,7 +338,7 @@ public final class Transformer: @unchecked Sendable {
         let q = s.q + t * c.queryWidth + h * hd
         for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
         let out = s.attention + t * c.queryWidth + h * hd
-        let accumulator = s.headAccumulators + thread * hd
+        let accumulator = s.headAccumulators + thread * s.headAccumulatorStride
         accumulator.initialize(repeating: 0, count: hd)
         let position = batch.positions[batchRow]
         let keys = cache.keys + cache.offset(layer: l, head: kvHead, slot: 0)

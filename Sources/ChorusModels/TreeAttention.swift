@@ -151,7 +151,7 @@ extension Transformer {
                 for unit in range {
                     let t = unit / c.headCount, h = unit % c.headCount, batchRow = chunkStart + t
                     let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
-                    let accumulator = s.headAccumulators + thread * hd
+                    let accumulator = s.headAccumulators + thread * s.headAccumulatorStride
                     accumulator.initialize(repeating: 0, count: hd)
                     var state = SoftmaxState()
                     for k in tree.starts[batchRow]..<tree.starts[batchRow + 1] {

@@ -77,7 +77,7 @@ func cacheMismatches(_ cache: KVCache, tokens: [Int], model: Transformer) throws
         var drafted = 0
         for (i, prompt) in try Self.codePrompts().enumerated() {
             let ids = model.tokenize(try model.chatPrompt(prompt))
-            let expected = try plain(model, ids, 24)
+            let expected = try plain(model, ids, 16)
             for shape in [try TreeShape.chain(4), try TreeShape(branching: [3, 1, 1])] {
                 drafted += try expectEqual(model, ids, expected: expected, drafter: NGramDrafter(minN: 1), shape: shape,
                                            "code \(i) ngram \(shape)").drafted

@@ -111,18 +111,26 @@ extension BenchCommand {
         }
         print("model: \(options.model)  threads: \(options.threads)  prompts: \(prompts.count)  -n \(generateTokens)  "
               + (sampling.isGreedy ? "greedy" : "temperature \(spec.temperature)"))
-        print(String(format: "%-28@ %7@ %9@ %8@ %9@ %8@ %8@ %8@ %@", "setting", "tokens", "tokens/s", "speedup", "tok/verif",
-                     "accept", "draft s", "verify s", sampling.isGreedy ? "=plain" : ""))
-        for row in rows {
-            let s = row.statistics
-            let isPlain = row.name == "plain"
-            print(String(format: "%-28@ %7d %9.2f %7.2fx %9@ %8@ %8@ %8@ %@", row.name as NSString, row.generated,
-                         row.tokensPerSecond, plain.tokensPerSecond > 0 ? row.tokensPerSecond / plain.tokensPerSecond : 0,
-                         isPlain ? "1.00" : String(format: "%.2f", s.tokensPerVerification),
-                         isPlain ? "-" : String(format: "%.1f%%", 100 * s.acceptanceRate),
-                         isPlain ? "-" : String(format: "%.2f", s.draftSeconds),
-                         isPlain ? String(format: "%.2f", row.seconds) : String(format: "%.2f", s.verifySeconds),
-                         sampling.isGreedy ? "\(row.matchingPlain)/\(prompts.count)" : ""))
+        // String(format:) does not pad %@ on Linux: pad by hand.
+        func row(_ cells: [String]) -> String {
+            let widths = [34, 7, 9, 8, 9, 7, 8, 9, 7]
+            return zip(cells, widths).enumerated().map { i, cell in
+                let padding = String(repeating: " ", count: max(0, cell.1 - cell.0.count))
+                return i == 0 ? cell.0 + padding : padding + cell.0
+            }.joined(separator: " ")
+        }
+        print(row(["setting", "tokens", "tokens/s", "speedup", "tok/verif", "accept", "draft s", "verify s",
+                   sampling.isGreedy ? "=plain" : ""]))
+        for r in rows {
+            let s = r.statistics
+            let isPlain = r.name == "plain"
+            print(row([r.name, "\(r.generated)", String(format: "%.2f", r.tokensPerSecond),
+                       String(format: "%.2fx", plain.tokensPerSecond > 0 ? r.tokensPerSecond / plain.tokensPerSecond : 0),
+                       isPlain ? "1.00" : String(format: "%.2f", s.tokensPerVerification),
+                       isPlain ? "-" : String(format: "%.1f%%", 100 * s.acceptanceRate),
+                       isPlain ? "-" : String(format: "%.2f", s.draftSeconds),
+                       String(format: "%.2f", isPlain ? r.seconds : s.verifySeconds),
+                       sampling.isGreedy ? "\(r.matchingPlain)/\(prompts.count)" : ""]))
         }
         print("tokens/s: generated tokens over decoding time (prefill excluded; a speculative run's first verification also evaluates the last prompt token)")
     }

@@ -21,8 +21,10 @@ final class Scratch: @unchecked Sendable {
     let up: UnsafeMutablePointer<Float>
     /// RoPE cos/sin table per row [maxBatch][ropeDimensions]
     let ropeTables: UnsafeMutablePointer<Float>
-    /// half-float attention accumulator, one head row per thread
+    /// half-float attention accumulator, one head row per thread, `headAccumulatorStride` apart on
+    /// 64-byte boundaries: every visited slot rewrites it, so two threads must not share a cache line
     let headAccumulators: UnsafeMutablePointer<UInt16>
+    let headAccumulatorStride: Int
     let quantizedModel: QuantizedActivations
     let quantizedAttention: QuantizedActivations
     let quantizedHidden: QuantizedActivations
@@ -51,8 +53,10 @@ final class Scratch: @unchecked Sendable {
         gate = buffer(maxBatch * c.feedForwardLength)
         up = buffer(maxBatch * c.feedForwardLength)
         ropeTables = buffer(maxBatch * c.ropeDimensions)
-        headAccumulators = .allocate(capacity: threads * c.headDimension)
-        headAccumulators.initialize(repeating: 0, count: threads * c.headDimension)
+        headAccumulatorStride = (c.headDimension + 31) / 32 * 32
+        headAccumulators = UnsafeMutableRawPointer.allocate(byteCount: 2 * threads * headAccumulatorStride, alignment: 64)
+            .bindMemory(to: UInt16.self, capacity: threads * headAccumulatorStride)
+        headAccumulators.initialize(repeating: 0, count: threads * headAccumulatorStride)
         let layers = weights.layers
         let modelFormats = MatMul.activationFormats(
             for: [weights.output.type] + layers.flatMap { [$0.query.type, $0.key.type, $0.value.type, $0.gate.type, $0.up.type] })
@@ -75,7 +79,7 @@ final class Scratch: @unchecked Sendable {
 
     deinit {
         for p in allocations { p.deallocate() }
-        headAccumulators.deallocate()
+        UnsafeMutableRawPointer(headAccumulators).deallocate()
         logits.deallocate()
     }
 }

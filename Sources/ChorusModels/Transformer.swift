@@ -54,6 +54,9 @@ public final class Transformer: @unchecked Sendable {
     /// Adds a tensor-parallel slice's partial sums (`rows` x d floats of the attention output or FFN
     /// down product) across the slices, in place. Set whenever `part` has more than one slice.
     public var partialSums: ((UnsafeMutablePointer<Float>, _ rows: Int) -> Void)?
+    /// How token-tree batches combine the committed prefix with each row's ancestors (`TreeAttention.swift`).
+    public var treeAttentionMode = TreeAttentionMode.sequential
+    let treeScratch = TreeAttentionScratch()
 
     /// - Parameters:
     ///   - contextCapacity: the largest KV cache this model will be asked to use (sizes score scratch).
@@ -160,6 +163,9 @@ public final class Transformer: @unchecked Sendable {
         let tiled = batchRounding && n >= 8
         let lastTiled = suffix ? localLogitRows.count >= 8 : tiled
 
+        var treeRows: TreeRows?
+        if case .tree(let parents) = batch.visibility { treeRows = TreeRows(parents: parents) }
+
         // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
         time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
         for (i, layer) in weights.layers.enumerated() {
@@ -188,6 +194,10 @@ public final class Transformer: @unchecked Sendable {
             }
             // attention per (row, head)
             time(.attention) {
+                if let treeRows {
+                    attendTree(rows: n, chunkStart: rows.lowerBound, batch: batch, tree: treeRows, layer: l, cache: cache)
+                    return
+                }
                 pool.run(n * c.headCount, under: plan, op: .attention) { range, thread in
                     for unit in range {
                         let t = unit / c.headCount, h = unit % c.headCount
@@ -337,8 +347,8 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
-    /// softmax(q k^T * scale) v for one row and head over the slots the row may see: the committed
-    /// prefix (within the sliding window, if any) and its visible rows of the batch.
+    /// softmax(q k^T * scale) v for one row and head of a causal batch over the slots the row may
+    /// see: the committed prefix (within the sliding window, if any) and the batch rows up to it.
     ///
     /// Computed as llama.cpp's CPU flash attention does, so results agree with it closely: the
     /// query rounded to half, one pass over the visible slots in slot order with an online softmax,
@@ -350,42 +360,23 @@ public final class Transformer: @unchecked Sendable {
         let q = s.q + t * c.queryWidth + h * hd
         for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
         let out = s.attention + t * c.queryWidth + h * hd
-        let accumulator = s.headAccumulators + thread * hd
+        let accumulator = s.headAccumulators + thread * s.headAccumulatorStride
         accumulator.initialize(repeating: 0, count: hd)
         let position = batch.positions[batchRow]
         let keys = cache.keys + cache.offset(layer: l, head: kvHead, slot: 0)
         let values = cache.values + cache.offset(layer: l, head: kvHead, slot: 0)
         let window = c.slidingWindow[l]
 
-        var runningMax = -Float.infinity
-        var normaliser: Float = 0
-        @inline(__always) func visit(_ slot: Int) {
-            let score = VectorOps.dot(q, half: keys + slot * hd, hd) * c.attentionScale
-            var oldScale: Float = 1, weight: Float = 1
-            if score > runningMax {
-                oldScale = expf(runningMax - score)
-                runningMax = score
-                VectorOps.scaleHalf(accumulator, by: oldScale, hd)
-            } else {
-                weight = expf(score - runningMax)
-            }
-            VectorOps.accumulateHalf(weight, values + slot * hd, into: accumulator, hd)
-            normaliser = weight.addingProduct(normaliser, oldScale)  // fused, as GCC compiles ggml's S*ms + vs
-        }
-
-        // Dense part: contiguous committed slots [lo, hi); then the row's visible batch slots.
+        // Contiguous slots [lo, hi): the committed prefix (within the sliding window, if any) and the
+        // batch rows up to this one. (Tree batches go through `attendTree`.)
         let lo = window.map { max(0, position - $0 + 1) } ?? 0
-        switch batch.visibility {
-        case .causal:
-            let hi = batch.firstSlot + batchRow + 1
-            for slot in min(lo, hi)..<hi { visit(slot) }
-        case .tree:
-            for slot in min(lo, batch.firstSlot)..<batch.firstSlot { visit(slot) }
-            for r in batch.visibleRows(of: batchRow) where window.map({ position - batch.positions[r] < $0 }) ?? true {
-                visit(batch.firstSlot + r)
-            }
+        let hi = batch.firstSlot + batchRow + 1
+        var state = SoftmaxState()
+        for slot in min(lo, hi)..<hi {
+            state.visit(slot, query: q, keys: keys, values: values, headDimension: hd, scale: c.attentionScale,
+                        accumulator: accumulator)
         }
-        let inverse = 1 / normaliser
+        let inverse = 1 / state.normaliser
         for i in 0..<hd { out[i] = halfToFloat(accumulator[i]) * inverse }
     }
 

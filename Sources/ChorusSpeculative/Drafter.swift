@@ -4,6 +4,21 @@ public protocol Drafter: AnyObject {
     /// evaluated), filling at most `shape` and at most `limit` nodes (root included).
     /// `context` is every token of the sequence so far: prompt, generated tokens, the root last.
     func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree
+
+    /// Draft for sampling verification: like `draft`, plus for each node the distribution its
+    /// children were drawn from (without replacement), nil where they were chosen deterministically.
+    /// `policy` is the target's sampling policy, which a model drafter applies to its own logits.
+    func draft<R: RandomNumberGenerator>(context: [Int], shape: TreeShape, limit: Int, policy: any TokenPolicy,
+                                         random: inout R) throws -> DraftTree
+}
+
+extension Drafter {
+    /// Deterministic proposals (one-hot q): lossless for any drafter whose tree does not depend on
+    /// the verification's randomness.
+    public func draft<R: RandomNumberGenerator>(context: [Int], shape: TreeShape, limit: Int, policy: any TokenPolicy,
+                                                random: inout R) throws -> DraftTree {
+        DraftTree(tree: try draft(context: context, shape: shape, limit: limit))
+    }
 }
 
 /// The k largest entries of `logits` as ids, best first; ties go to the lower id (as arg-max does).

@@ -12,6 +12,8 @@ public final class ModelDrafter: Drafter {
     public let cache: KVCache
     /// Tokens in `cache` slots 0..<cache.count.
     private var cached: [Int] = []
+    /// The tokens whose keys and values the draft cache holds (slots 0..<cache.count), for checks.
+    public var cachedTokens: [Int] { cached }
 
     /// - Throws: `SpeculativeError.vocabularyMismatch` when the vocabularies differ.
     public init(model: Transformer, target: ModelConfig, capacity: Int) throws {
@@ -23,6 +25,29 @@ public final class ModelDrafter: Drafter {
     }
 
     public func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree {
+        try expand(context: context, shape: shape, limit: limit) { logits, b, _ in topK(logits, b) }
+    }
+
+    /// Sampling: each node's children are drawn without replacement from the draft's distribution
+    /// under `policy` (the target's sampler chain applied to the draft's logits), which verification
+    /// needs to know (`DraftTree.childDistributions`).
+    public func draft<R: RandomNumberGenerator>(context: [Int], shape: TreeShape, limit: Int, policy: any TokenPolicy,
+                                                random: inout R) throws -> DraftTree {
+        var distributions: [Int: TokenDistribution] = [:]
+        let tree = try expand(context: context, shape: shape, limit: limit) { logits, b, node in
+            let q = (draftPolicy ?? policy).distribution(logits)
+            distributions[node] = q
+            return TreeSampling.drawWithoutReplacement(q, count: b, random: &random)
+        }
+        return DraftTree(tree: tree, childDistributions: (0..<tree.count).map { distributions[$0] })
+    }
+
+    /// The policy drafting samples under; nil: the target's (the usual choice: q close to p).
+    public var draftPolicy: (any TokenPolicy)?
+
+    /// Tree expansion shared by greedy and sampled drafting: `choose(logits, b, node)` gives node's children.
+    private func expand(context: [Int], shape: TreeShape, limit: Int,
+                        choose: (UnsafeBufferPointer<Float>, Int, Int) -> [Int]) throws -> TokenTree {
         guard let root = context.last else { throw SpeculativeError.invalidShape("drafting needs a context") }
         var tree = TokenTree(root: root)
         // Room in the draft cache: committed context plus the drafted nodes below the root.
@@ -48,7 +73,7 @@ public final class ModelDrafter: Drafter {
             var next: [Int] = []
             for (row, node) in level.enumerated() {
                 let slots = template.children[templateNode[node]]
-                for (j, token) in topK(logits.row(row), slots.count).enumerated() {
+                for (j, token) in choose(logits.row(row), slots.count, node).enumerated() {
                     guard tree.count < room else { break }
                     next.append(tree.add(token, parent: node))
                     templateNode.append(slots[j])

@@ -82,6 +82,24 @@ public final class SpeculativeGenerator {
     ///   - onToken: called with each new id; return false to stop.
     public func generate(promptIDs: [Int], cache: KVCache, maxTokens: Int, stopIDs: Set<Int>,
                          onToken: (Int) -> Bool = { _ in true }) throws -> Result {
+        var unused = SystemRandomNumberGenerator()
+        return try run(promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, stopIDs: stopIDs, policy: nil,
+                       random: &unused, onToken: onToken)
+    }
+
+    /// Generate by sampling under `policy` after `promptIDs` into `cache` (reset first): each round
+    /// is verified by lossless tree speculative sampling (`TreeSampling`), so the tokens have the
+    /// law of plain sampling from the target under the same policy.
+    public func generate<R: RandomNumberGenerator>(promptIDs: [Int], cache: KVCache, maxTokens: Int, stopIDs: Set<Int>,
+                                                   policy: any TokenPolicy, random: inout R,
+                                                   onToken: (Int) -> Bool = { _ in true }) throws -> Result {
+        try run(promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, stopIDs: stopIDs, policy: policy,
+                random: &random, onToken: onToken)
+    }
+
+    private func run<R: RandomNumberGenerator>(promptIDs: [Int], cache: KVCache, maxTokens: Int, stopIDs: Set<Int>,
+                                               policy: (any TokenPolicy)?, random: inout R,
+                                               onToken: (Int) -> Bool) throws -> Result {
         precondition(!promptIDs.isEmpty && promptIDs.count <= cache.capacity)
         let clock = ContinuousClock()
         var stats = SpeculativeStatistics()
@@ -106,18 +124,29 @@ public final class SpeculativeGenerator {
             }
             let limit = min(room, target.maxBatch)
             let t0 = clock.now
-            var tree = try drafter.draft(context: context, shape: shape, limit: limit)
-            if tree.count > limit { tree = tree.prefix(limit) }
+            var draft: DraftTree
+            if let policy {
+                draft = try drafter.draft(context: context, shape: shape, limit: limit, policy: policy, random: &random)
+            } else {
+                draft = DraftTree(tree: try drafter.draft(context: context, shape: shape, limit: limit))
+            }
+            if draft.tree.count > limit { draft = draft.prefix(limit) }
+            let tree = draft.tree
             let t1 = clock.now
             let logits = try target.forward(tree.batch(committed: committed), cache: cache)
-            // Greedy walk from the root.
-            var node = 0
             var accepted: [Int] = []
-            var next = argmax(logits.row(0))
-            while let child = tree.child(of: node, token: next) {
-                accepted.append(child)
-                node = child
-                next = argmax(logits.row(child))
+            var next: Int
+            if let policy {
+                (accepted, next) = TreeSampling.verify(draft, target: { policy.distribution(logits.row($0)) }, random: &random)
+            } else {
+                // Greedy walk from the root.
+                var node = 0
+                next = argmax(logits.row(0))
+                while let child = tree.child(of: node, token: next) {
+                    accepted.append(child)
+                    node = child
+                    next = argmax(logits.row(child))
+                }
             }
             // Keep the accepted nodes' entries: node at row r moves from slot committed + r to committed + depth.
             for (d, r) in accepted.enumerated() { cache.move(slot: committed + r, to: committed + d + 1) }

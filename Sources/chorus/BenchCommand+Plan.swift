@@ -7,7 +7,7 @@ import ChorusPlanner
 /// prompt by prompt in the same run (interleaved, so both see the same machine load).
 extension BenchCommand {
     func validatePlan() throws {
-        guard plan != nil, prompts != nil else { throw ValidationError("--plan and --prompts go together") }
+        guard speculative.plan != nil, speculative.prompts != nil else { throw ValidationError("--plan and --prompts go together") }
         guard (1...4096).contains(generateTokens) else { throw ValidationError("-n must be between 1 and 4096 with --plan") }
         if options.llamaCppRounding { throw ValidationError("--plan needs batch-invariant rounding; drop --llama-cpp-rounding") }
     }

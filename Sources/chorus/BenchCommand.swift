@@ -8,7 +8,7 @@ import Foundation
 /// how close decode comes to the memory-bandwidth bound.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure prefill and decode tokens/s (llama-bench's pp and tg).")
+        commandName: "bench", abstract: "Measure prefill and decode tokens/s (llama-bench's pp and tg), or plain against speculative decoding over --prompts.")
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var distributed: DistributedOptions
@@ -17,11 +17,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("r"), help: "Repetitions.") var repetitions: Int = 5
     @Flag(help: "Print time per operator class.") var profile = false
     @Flag(help: "Print one JSON object.") var json = false
-    @Option(help: "With --plan: prompts (JSONL, {\"prompt\": ...} per line) to decode plainly and under the plan.") var prompts: String?
-    @Option(help: "Compare an execution plan from `chorus tune` with plain decoding on --prompts (-n tokens each).") var plan: String?
+    @OptionGroup var speculative: SpeculativeBenchOptions
 
     func validate() throws {
-        if plan != nil || prompts != nil { return try validatePlan() }
+        if speculative.plan != nil { return try validatePlan() }
         guard promptTokens >= 0, generateTokens >= 0, promptTokens + generateTokens > 0 else {
             throw ValidationError("-p and -n must be >= 0 and not both 0")
         }
@@ -29,7 +28,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let plan, let prompts { return try run(planPath: plan, promptsPath: prompts) }
+        if let plan = speculative.plan, let prompts = speculative.prompts { return try run(planPath: plan, promptsPath: prompts) }
+        if speculative.prompts != nil { return try runSpeculative() }
         var opts = options
         opts.context = max(options.context ?? 0, promptTokens + generateTokens)
         try ModelRun.start(opts, distributed, maxBatch: 128).drive(measure)

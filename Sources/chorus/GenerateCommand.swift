@@ -14,7 +14,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customShort("n"), help: "Maximum number of new tokens.") var maxTokens: Int = 128
     @Flag(help: "Wrap the prompt as one user turn in the model's chat template.") var chat = false
     @Flag(help: "Print one JSON object with ids, text and speeds instead of streaming text.") var json = false
-    @Option(help: "Speculative decoding: a draft model sharing the target's tokenizer (catalog id or .gguf path), or `ngram` for prompt lookup. Greedy only (--temperature 0).")
+    @Option(help: "Speculative decoding: a draft model sharing the target's tokenizer (catalog id or .gguf path), or `ngram` for prompt lookup. Greedy (--temperature 0): the same tokens as plain decoding; sampling: the same distribution.")
     var draft: String?
     @Option(help: "Token-tree shape for --draft: children per node at each depth, e.g. 3,2,1.") var tree: String?
     @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).") var draftLength: Int?
@@ -36,10 +36,7 @@ struct GenerateCommand: ParsableCommand {
             do { _ = try TreeShape.parse(tree) } catch { throw ValidationError("--tree: \(error)") }
         }
         if draft != nil {
-            guard sampling.temperature == 0 else {
-                throw ValidationError("--draft verifies greedily for now: pass --temperature 0 (sampling verification is not implemented yet)")
-            }
-            guard sampling.repeatPenalty == 1 else { throw ValidationError("--draft does not support --repeat-penalty yet") }
+            guard sampling.repeatPenalty == 1 else { throw ValidationError("--draft does not support --repeat-penalty") }
         }
     }
 
@@ -75,7 +72,8 @@ struct GenerateCommand: ParsableCommand {
                 drafter = try ModelDrafter(draft: draftModel, target: model)
             }
             (result, statistics) = try Generator(model: model).generateSpeculative(
-                promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, drafter: drafter, shape: shape
+                promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, drafter: drafter, shape: shape,
+                sampling: sampling.parameters
             ) { _, piece in
                 if !json { Output.stream(piece) }
                 return true

@@ -15,23 +15,39 @@ extension ModelDrafter {
 }
 
 extension Generator {
-    /// Greedy generation with speculative decoding: the same tokens as `generate` with greedy
-    /// sampling (and no repeat penalty), fewer target forward passes when the drafter guesses well.
+    /// Generation with speculative decoding, fewer target forward passes when the drafter guesses
+    /// well. Greedy: the same tokens as `generate` with greedy sampling. Sampling (temperature > 0):
+    /// tokens with the law of `generate`'s sampling under the same parameters (lossless tree
+    /// speculative sampling; seeded, but not the same draws as plain sampling). No repeat penalty.
     public func generateSpeculative(promptIDs: [Int], cache: KVCache, maxTokens: Int, drafter: any Drafter,
-                                    shape: TreeShape, onToken: (Int, String) -> Bool = { _, _ in true })
+                                    shape: TreeShape, sampling: SamplingParameters = .greedy,
+                                    onToken: (Int, String) -> Bool = { _, _ in true })
         throws -> (GenerationResult, SpeculativeStatistics) {
         guard !promptIDs.isEmpty else { throw EngineError.emptyPrompt }
+        try sampling.validate()
+        guard sampling.repeatPenalty == 1 else {
+            throw EngineError.invalidArgument("speculative decoding does not support a repeat penalty (it depends on each tree node's history)")
+        }
         guard promptIDs.count <= cache.capacity else {
             throw EngineError.promptTooLong(tokens: promptIDs.count, context: cache.capacity)
         }
         let speculative = try SpeculativeGenerator(target: model.transformer, drafter: drafter, shape: shape)
         var decoder = StreamingDecoder(tokenizer: model.tokenizer)
         var text = ""
-        let result = try speculative.generate(promptIDs: promptIDs, cache: cache, maxTokens: maxTokens,
-                                              stopIDs: Set(model.tokenizer.endOfGenerationIDs)) { id in
+        let emit = { (id: Int) -> Bool in
             let piece = decoder.append(id)
             text += piece
             return onToken(id, piece)
+        }
+        let stopIDs = Set(model.tokenizer.endOfGenerationIDs)
+        let result: SpeculativeGenerator.Result
+        if sampling.isGreedy {
+            result = try speculative.generate(promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, stopIDs: stopIDs,
+                                              onToken: emit)
+        } else {
+            var random = SeededGenerator(seed: sampling.seed)
+            result = try speculative.generate(promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, stopIDs: stopIDs,
+                                              policy: SamplerPolicy(sampling), random: &random, onToken: emit)
         }
         let reason: StopReason
         switch result.stop {

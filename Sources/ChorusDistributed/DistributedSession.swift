@@ -88,12 +88,11 @@ public final class DistributedSession {
                 if FaultInjection(rank: rank).fault == .load { throw FaultInjection.injectedLoadFailure }
                 let m = try LanguageModel(path: modelPath, pool: ThreadPool(threads: threads), context: context, maxBatch: maxBatch, part: part)
                 if let group {
-                    m.transformer.partialSums = { values, rows in
-                        let buffer = UnsafeMutableBufferPointer(start: values, count: rows * m.transformer.hiddenWidth)
+                    m.transformer.allGather = { send, receive in
                         do {
-                            try transport.allReduceSum(buffer, group: group)
+                            try transport.allGather(send, into: receive, group: group)
                         } catch {
-                            transport.abort(code: 1, message: "chorus: rank \(transport.rank): tensor-parallel all-reduce failed: \(error)")
+                            transport.abort(code: 1, message: "chorus: rank \(transport.rank): tensor-parallel all-gather failed: \(error)")
                         }
                     }
                 }

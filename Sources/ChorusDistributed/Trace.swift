@@ -3,7 +3,7 @@ import Foundation
 
 /// What a rank was doing during one interval of a distributed run.
 public enum TraceKind: String, Codable, Sendable {
-    /// Running its blocks on a micro-batch (including tensor-parallel all-reduces inside them).
+    /// Running its blocks on a micro-batch (including tensor-parallel all-gathers inside them).
     case compute
     /// Blocked waiting for a message (hidden states, a header or logits).
     case wait

@@ -79,6 +79,19 @@ public final class MPITransport: Transport {
         try wait(request, for: "an all-reduce of \(values.count) floats")
     }
 
+    public func allGather(_ values: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>,
+                          group: TransportGroup?) throws {
+        let comm = (group as? MPIGroup)?.comm ?? chorus_mpi_comm_world()
+        let ranks = group?.size ?? size
+        guard receive.count == ranks * values.count else {
+            throw TransportError.failed("all-gather of \(values.count) floats from \(ranks) ranks needs \(ranks * values.count) floats, got \(receive.count)")
+        }
+        let request = MPIRequest()
+        try check(MPI_Iallgather(values.baseAddress, Int32(values.count), chorus_mpi_float(), receive.baseAddress, Int32(values.count),
+                                 chorus_mpi_float(), comm, &request.handle), "all-gather of \(values.count) floats")
+        try wait(request, for: "an all-gather of \(values.count) floats")
+    }
+
     public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] {
         let n = bytes.count
         var all = [UInt8](repeating: 0, count: n * size)

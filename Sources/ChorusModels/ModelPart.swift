@@ -2,13 +2,15 @@ import ChorusGGUF
 import ChorusKernels
 
 /// Which part of a model one process runs: a contiguous range of transformer blocks (a pipeline
-/// stage) and, within each block, one tensor-parallel slice (Megatron-style: a group of attention
-/// heads with their rows of Q/K/V and columns of the output projection, and a range of feed-forward
-/// rows with the matching columns of the down projection).
+/// stage) and, within each block, one tensor-parallel slice: a group of attention heads with their
+/// rows of Q/K/V, a range of feed-forward rows of gate/up, and a range of output rows (of the
+/// embedding width) of the attention output and down projections.
 ///
-/// A process running a slice computes partial sums of the two row-parallel products (attention
-/// output, FFN down); `Transformer.partialSums` must add them up across the slices before the
-/// residual add. Embeddings and the output head are whole on every process that needs them.
+/// Every product is split by output rows, never by the reduction dimension, so each row is computed
+/// whole, by the same kernel in the same order as in one process; after each product the slices'
+/// rows are gathered (`Transformer.allGather`) and the next step sees exactly the one-process
+/// values. Norms and residual adds run on every slice. Embeddings and the output head are whole on
+/// every process that needs them.
 public struct ModelPart: Sendable, Equatable, CustomStringConvertible {
     /// Blocks this process runs; nil means every block.
     public var layers: Range<Int>?
@@ -37,13 +39,15 @@ public struct ModelPart: Sendable, Equatable, CustomStringConvertible {
         public var kvHeads: Range<Int>
         /// Query heads.
         public var heads: Range<Int>
-        /// Feed-forward rows (of gate and up; columns of down).
+        /// Feed-forward rows (of gate and up).
         public var feedForward: Range<Int>
+        /// Rows of the attention output and down projections (features of the residual stream).
+        public var modelRows: Range<Int>
     }
 
     /// The slice of `config`'s blocks this part computes: KV heads dealt out as evenly as possible
     /// (each slice needs at least one), feed-forward rows in 256-wide groups so every activation
-    /// quantisation block stays whole.
+    /// quantisation block stays whole, residual-stream rows in 64-row groups.
     public func slice(of config: ModelConfig) throws -> Slice {
         let t = tensorSlices, i = tensorSlice
         guard t >= 1, (0..<t).contains(i) else { throw ModelError.invalidConfig("tensor slice \(i) of \(t)") }
@@ -61,7 +65,12 @@ public struct ModelPart: Sendable, Equatable, CustomStringConvertible {
             throw ModelError.invalidConfig("feed_forward_length \(config.feedForwardLength) is too small to split \(t) ways")
         }
         let ffn = t == 1 ? 0..<config.feedForwardLength : i * groups / t * unit..<(i + 1) * groups / t * unit
-        return Slice(kvHeads: kv, heads: kv.lowerBound * group..<kv.upperBound * group, feedForward: ffn)
+        let d = config.embeddingLength, rowUnit = 64
+        guard t == 1 || (d % rowUnit == 0 && d / rowUnit >= t) else {
+            throw ModelError.invalidConfig("embedding_length \(d) cannot be split \(t) ways in \(rowUnit)-row groups")
+        }
+        let model = t == 1 ? 0..<d : i * (d / rowUnit) / t * rowUnit..<(i + 1) * (d / rowUnit) / t * rowUnit
+        return Slice(kvHeads: kv, heads: kv.lowerBound * group..<kv.upperBound * group, feedForward: ffn, modelRows: model)
     }
 
     /// `config` as the forward pass of this slice sees it (fewer heads, a narrower feed-forward).
@@ -77,44 +86,20 @@ public struct ModelPart: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Bytes this process owns (tensor-parallel column slices), freed with the weights.
-final class OwnedBytes: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
-
-    init(count: Int) {
-        pointer = .allocate(byteCount: max(1, count), alignment: 64)
-    }
-
-    deinit { pointer.deallocate() }
-}
-
 extension ModelWeights {
     /// These weights cut down to one tensor-parallel slice: Q/K/V rows (and biases) of the slice's
-    /// heads, gate/up rows of its feed-forward range, and the matching columns of the attention
-    /// output and down projections (copied block by block: quantisation blocks stay whole).
-    func sliced(_ s: ModelPart.Slice, config c: ModelConfig) throws -> ModelWeights {
+    /// heads, gate/up rows of its feed-forward range, attention output and down rows of its
+    /// residual-stream range. Rows stay in place in the mapped file; nothing is copied.
+    func sliced(_ s: ModelPart.Slice, config c: ModelConfig) -> ModelWeights {
         var out = self
         let hd = c.headDimension
         func rows(_ w: WeightMatrix, _ r: Range<Int>) -> WeightMatrix {
             WeightMatrix(name: w.name, type: w.type, rows: r.count, columns: w.columns, data: w.data + r.lowerBound * w.rowBytes)
         }
-        func columns(_ w: WeightMatrix, _ r: Range<Int>) throws -> WeightMatrix {
-            let block = w.type.blockSize
-            guard r.lowerBound % block == 0, r.count % block == 0, let width = w.type.rowBytes(columns: r.count),
-                  let skip = w.type.rowBytes(columns: r.lowerBound) else {
-                throw ModelError.badTensor(name: w.name, reason: "columns \(r) do not fall on \(w.type) block boundaries (\(block)); this model cannot be split so")
-            }
-            let owned = OwnedBytes(count: w.rows * width)
-            for row in 0..<w.rows {
-                (owned.pointer + row * width).copyMemory(from: w.row(row) + skip, byteCount: width)
-            }
-            out.ownedSlices.append(owned)
-            return WeightMatrix(name: w.name, type: w.type, rows: w.rows, columns: r.count, data: UnsafeRawPointer(owned.pointer))
-        }
         func part(_ v: [Float]?, _ r: Range<Int>) -> [Float]? { v.map { Array($0[r]) } }
         let q = s.heads.lowerBound * hd..<s.heads.upperBound * hd
         let kv = s.kvHeads.lowerBound * hd..<s.kvHeads.upperBound * hd
-        out.layers = try layers.map { l in
+        out.layers = layers.map { l in
             var l = l
             l.query = rows(l.query, q)
             l.key = rows(l.key, kv)
@@ -122,10 +107,10 @@ extension ModelWeights {
             l.queryBias = part(l.queryBias, q)
             l.keyBias = part(l.keyBias, kv)
             l.valueBias = part(l.valueBias, kv)
-            l.output = try columns(l.output, q)
+            l.output = rows(l.output, s.modelRows)
             l.gate = rows(l.gate, s.feedForward)
             l.up = rows(l.up, s.feedForward)
-            l.down = try columns(l.down, s.feedForward)
+            l.down = rows(l.down, s.modelRows)
             return l
         }
         return out

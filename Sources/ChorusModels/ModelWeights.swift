@@ -32,8 +32,6 @@ public struct ModelWeights: @unchecked Sendable {
     public var layers: [LayerWeights]
     /// Index in the whole model of `layers[0]`.
     public var firstLayer = 0
-    /// Column slices copied out of the file for tensor parallelism (kept alive with the weights).
-    var ownedSlices: [OwnedBytes] = []
 
     /// Bytes of weights a single decode step streams from memory (all matrices once, plus one
     /// embedding row).

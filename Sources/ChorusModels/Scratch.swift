@@ -28,6 +28,14 @@ final class Scratch: @unchecked Sendable {
     let quantizedModel: QuantizedActivations
     let quantizedAttention: QuantizedActivations
     let quantizedHidden: QuantizedActivations
+    /// Tensor-parallel exchange (nil for a whole model): a slice's rows padded to the widest
+    /// slice's width [maxBatch][widest], every slice's padded rows [slices][maxBatch][widest], a
+    /// product's own output rows [maxBatch][d], the gathered attention or hidden rows
+    /// [maxBatch][max(whole query width, whole feed-forward width)].
+    let sliceSend: UnsafeMutablePointer<Float>?
+    let sliceReceive: UnsafeMutablePointer<Float>?
+    let sliceOutput: UnsafeMutablePointer<Float>?
+    let gathered: UnsafeMutablePointer<Float>?
     /// logits [rows][vocab], grown on demand
     var logits: UnsafeMutablePointer<Float>
     var logitCapacityRows: Int
@@ -36,7 +44,8 @@ final class Scratch: @unchecked Sendable {
     /// Formats each activation buffer is quantised into: those its consumers' weight types need.
     let hiddenFormats: ActivationFormats
 
-    init(config c: ModelConfig, weights: ModelWeights, maxBatch: Int, contextCapacity: Int, threads: Int) {
+    init(config c: ModelConfig, weights: ModelWeights, maxBatch: Int, contextCapacity: Int, threads: Int,
+         slices: SliceWidths? = nil) {
         self.maxBatch = maxBatch
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
@@ -62,12 +71,24 @@ final class Scratch: @unchecked Sendable {
             for: [weights.output.type] + layers.flatMap { [$0.query.type, $0.key.type, $0.value.type, $0.gate.type, $0.up.type] })
         hiddenFormats = MatMul.activationFormats(for: layers.map(\.down.type))
         quantizedModel = QuantizedActivations(maxRows: maxBatch, columns: c.embeddingLength, formats: modelFormats)
-        quantizedAttention = QuantizedActivations(maxRows: maxBatch, columns: c.queryWidth,
+        // Whole widths: a tensor slice gathers every slice's attention and hidden rows before quantising.
+        let attentionWidth = slices?.attention.reduce(0, +) ?? c.queryWidth
+        let hiddenWidth = slices?.hidden.reduce(0, +) ?? c.feedForwardLength
+        quantizedAttention = QuantizedActivations(maxRows: maxBatch, columns: attentionWidth,
                                                   formats: MatMul.activationFormats(for: layers.map(\.output.type)))
-        quantizedHidden = QuantizedActivations(maxRows: maxBatch, columns: c.feedForwardLength, formats: hiddenFormats)
+        quantizedHidden = QuantizedActivations(maxRows: maxBatch, columns: hiddenWidth, formats: hiddenFormats)
+        if let slices {
+            sliceSend = buffer(maxBatch * slices.widest)
+            sliceReceive = buffer(slices.count * maxBatch * slices.widest)
+            sliceOutput = buffer(maxBatch * c.embeddingLength)
+            gathered = buffer(maxBatch * max(attentionWidth, hiddenWidth))
+        } else {
+            (sliceSend, sliceReceive, sliceOutput, gathered) = (nil, nil, nil, nil)
+        }
         logitCapacityRows = 1
         logits = buffer(c.vocabularySize)
         allocations = [x, normed, q, k, v, attention, projected, gate, up, ropeTables]
+            + [sliceSend, sliceReceive, sliceOutput, gathered].compactMap { $0 }
     }
 
     func ensureLogitRows(_ rows: Int, vocabulary: Int) {

@@ -51,9 +51,11 @@ public final class Transformer: @unchecked Sendable {
     public var llamaCppBatchRounding = false
     /// The part of the model this instance runs (pipeline stage, tensor-parallel slice).
     public let part: ModelPart
-    /// Adds a tensor-parallel slice's partial sums (`rows` x d floats of the attention output or FFN
-    /// down product) across the slices, in place. Set whenever `part` has more than one slice.
-    public var partialSums: ((UnsafeMutablePointer<Float>, _ rows: Int) -> Void)?
+    /// Gathers equal-sized float buffers from every tensor-parallel slice: `receive` gets each
+    /// slice's `send` in slice order. Must be set whenever `part` has more than one slice.
+    public var allGather: ((_ send: UnsafeBufferPointer<Float>, _ receive: UnsafeMutableBufferPointer<Float>) -> Void)?
+    /// What each tensor-parallel slice computes of the split outputs (nil for whole blocks).
+    let sliceWidths: SliceWidths?
     /// How token-tree batches combine the committed prefix with each row's ancestors (`TreeAttention.swift`).
     public var treeAttentionMode = TreeAttentionMode.sequential
     let treeScratch = TreeAttentionScratch()
@@ -76,9 +78,10 @@ public final class Transformer: @unchecked Sendable {
             throw ModelError.invalidConfig("layers \(part.layers!) are not within the model's \(full.layerCount)")
         }
         let whole = try ModelWeights(file: file, config: full, layerRange: part.layers)
-        weights = part.tensorSlices > 1 ? try whole.sliced(part.slice(of: full), config: full) : whole
+        weights = part.tensorSlices > 1 ? whole.sliced(try part.slice(of: full), config: full) : whole
+        sliceWidths = part.tensorSlices > 1 ? try SliceWidths(part: part, config: full) : nil
         scratch = Scratch(config: config, weights: weights, maxBatch: self.maxBatch, contextCapacity: contextCapacity,
-                          threads: pool.threadCount)
+                          threads: pool.threadCount, slices: sliceWidths)
         ropes = (0..<config.layerCount).map { layer in
             let local = config.slidingWindow[layer] != nil
             let base = local ? (config.localRopeBase ?? config.ropeBase) : config.ropeBase
@@ -205,18 +208,25 @@ public final class Transformer: @unchecked Sendable {
                     }
                 }
             }
-            tap?("kqv_out-\(l)", Array(UnsafeBufferPointer(start: s.attention, count: n * qW)))
+            // A tensor slice has its heads' attention; every slice's heads make the whole rows.
+            var attention = s.attention, attentionWidth = qW
+            if let widths = sliceWidths, let whole = s.gathered {
+                gatherSlices(s.attention, widths: widths.attention, into: whole, rows: n)
+                (attention, attentionWidth) = (whole, widths.attention.reduce(0, +))
+            }
+            tap?("kqv_out-\(l)", Array(UnsafeBufferPointer(start: attention, count: n * attentionWidth)))
             time(.quantize) {
                 pool.run(n, under: plan, op: .rowwise, grain: 4) { range, _ in
-                    for t in range { s.quantizedAttention.quantize(row: t, from: s.attention + t * qW) }
+                    for t in range { s.quantizedAttention.quantize(row: t, from: attention + t * attentionWidth) }
                 }
             }
 
             // projected = Wo attention; x += (post-norm) projected
             time(.matmul(layer.output.type)) {
-                multiplyStacked([(layer.output, s.projected)], s.quantizedAttention, xRows: n, gemmRows: gemmRows, tiled: tiled)
+                multiplyStacked([(layer.output, s.sliceOutput ?? s.projected)], s.quantizedAttention, xRows: n,
+                                gemmRows: gemmRows, tiled: tiled)
             }
-            partialSums?(s.projected, n)
+            if let widths = sliceWidths, let own = s.sliceOutput { gatherSlices(own, widths: widths.model, into: s.projected, rows: n) }
             let ffnGemmRows = l + 1 == config.layerCount ? lastGemmRows : gemmRows
             let ffnTiled = l + 1 == config.layerCount ? lastTiled : tiled
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postAttentionNorm, weight: layer.ffnNorm) }
@@ -236,14 +246,25 @@ public final class Transformer: @unchecked Sendable {
                         case .silu: VectorOps.swiglu(g, u, range.count)
                         case .geluTanh: VectorOps.geglu(g, u, range.count)
                         }
-                        s.quantizedHidden.quantize(row: t, columns: range, from: g)
+                        if sliceWidths == nil { s.quantizedHidden.quantize(row: t, columns: range, from: g) }
+                    }
+                }
+            }
+            // A tensor slice has its feed-forward rows; every slice's rows make the whole hidden rows.
+            if let widths = sliceWidths, let whole = s.gathered {
+                gatherSlices(s.gate, widths: widths.hidden, into: whole, rows: n)
+                let width = widths.hidden.reduce(0, +)
+                time(.quantize) {
+                    pool.run(n, under: plan, op: .rowwise, grain: 4) { range, _ in
+                        for t in range { s.quantizedHidden.quantize(row: t, from: whole + t * width) }
                     }
                 }
             }
             time(.matmul(layer.down.type)) {
-                multiplyStacked([(layer.down, s.projected)], s.quantizedHidden, xRows: n, gemmRows: ffnGemmRows, tiled: ffnTiled)
+                multiplyStacked([(layer.down, s.sliceOutput ?? s.projected)], s.quantizedHidden, xRows: n,
+                                gemmRows: ffnGemmRows, tiled: ffnTiled)
             }
-            partialSums?(s.projected, n)
+            if let widths = sliceWidths, let own = s.sliceOutput { gatherSlices(own, widths: widths.model, into: s.projected, rows: n) }
             let next = i + 1 < weights.layers.count ? weights.layers[i + 1].attentionNorm : nil
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postFFNNorm, weight: next) }
             tap?("l_out-\(l)", Array(UnsafeBufferPointer(start: s.x, count: n * d)))

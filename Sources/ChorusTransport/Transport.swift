@@ -1,5 +1,5 @@
 /// How the ranks of one distributed run talk to each other: point-to-point transfers of plain values
-/// (non-blocking, with requests), a sum all-reduce of floats, a barrier, and an abort that ends every
+/// (non-blocking, with requests), a sum all-reduce and an all-gather of floats, a barrier, and an abort that ends every
 /// rank. MPI is the implementation today (`ChorusMPI`); another transport plugs in behind this protocol.
 ///
 /// Threading: one thread per process (the caller's) drives the transport; the thread pool's workers
@@ -25,6 +25,9 @@ public protocol Transport: AnyObject {
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>, group: TransportGroup?) throws
     /// Every rank's `bytes` (all the same length), in rank order, on every rank.
     func allGather(_ bytes: [UInt8]) throws -> [[UInt8]]
+    /// Every rank of `group`'s `values` (all the same length), in group-rank order, into `receive`
+    /// (group size x `values.count` floats) on each.
+    func allGather(_ values: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>, group: TransportGroup?) throws
     /// Returns once every rank has called it.
     func barrier() throws
     /// Makes a group of the listed ranks for collective operations (every rank calls it with the

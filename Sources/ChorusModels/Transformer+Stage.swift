@@ -36,7 +36,8 @@ extension Transformer {
         }
         let wanted = isLastStage ? logitRows : []
         scratch.ensureLogitRows(max(1, wanted.count), vocabulary: config.vocabularySize)
-        runChunk(batch, rows: rows, cache: cache, logitRows: wanted, logitOffset: 0, input: input)
+        runChunk([PassSegment(batch: batch, rows: rows, cache: cache)], logitRows: wanted.map { $0 - rows.lowerBound },
+                 logitOffset: 0, input: input)
         cache.count = batch.firstSlot + rows.upperBound
         return Logits(base: scratch.logits, rows: wanted.count, vocabularySize: config.vocabularySize)
     }

@@ -110,7 +110,7 @@ public final class Transformer: @unchecked Sendable {
         }
         scratch.ensureLogitRows(max(1, batch.logitRows.count), vocabulary: v)
         if batch.count <= maxBatch {
-            runChunk(batch, rows: 0..<batch.count, cache: cache, logitRows: batch.logitRows, logitOffset: 0)
+            runChunk([PassSegment(batch: batch, rows: 0..<batch.count, cache: cache)], logitRows: batch.logitRows, logitOffset: 0)
         } else {
             guard batch.visibility == .causal else {
                 throw ModelError.invalidConfig("a token tree of \(batch.count) nodes exceeds the batch limit \(maxBatch)")
@@ -120,7 +120,8 @@ public final class Transformer: @unchecked Sendable {
             while start < batch.count {
                 let end = min(batch.count, start + maxBatch)
                 let rows = batch.logitRows.filter { $0 >= start && $0 < end }
-                runChunk(batch, rows: start..<end, cache: cache, logitRows: rows, logitOffset: written)
+                runChunk([PassSegment(batch: batch, rows: start..<end, cache: cache)], logitRows: rows.map { $0 - start },
+                         logitOffset: written)
                 written += rows.count
                 start = end
             }
@@ -129,14 +130,18 @@ public final class Transformer: @unchecked Sendable {
         return Logits(base: scratch.logits, rows: batch.logitRows.count, vocabularySize: v)
     }
 
-    /// One chunk of at most `maxBatch` rows of `batch`; chunk row t is batch row `rows.lowerBound + t`.
+    /// One pass of at most `maxBatch` rows: the rows of each segment in turn (one segment for a
+    /// sequence's chunk, several for continuous batching), pass row t coming from segment
+    /// `origins[t].segment`, batch row `origins[t].row`. `logitRows` are pass rows. Products run once
+    /// over all rows; each row's keys, values and attention use its own segment's batch and cache.
     /// The residual stream starts as the token embeddings, or as `input` ([rows][d], the previous
     /// pipeline stage's output) when given; after the blocks it is left in `scratch.x`.
-    func runChunk(_ batch: Batch, rows: Range<Int>, cache: KVCache, logitRows: [Int], logitOffset: Int,
-                  input: UnsafePointer<Float>? = nil) {
+    func runChunk(_ segments: [PassSegment], logitRows: [Int], logitOffset: Int, input: UnsafePointer<Float>? = nil) {
         let c = config
         let s = scratch
-        let n = rows.count
+        var origins: [(segment: Int, row: Int)] = []
+        for (i, segment) in segments.enumerated() { origins += segment.rows.map { (i, $0) } }
+        let n = origins.count
         let d = c.embeddingLength
         let qW = c.queryWidth, kvW = c.kvWidth, ffn = c.feedForwardLength
 
@@ -148,7 +153,7 @@ public final class Transformer: @unchecked Sendable {
             }
             for t in 0..<n {
                 let xt = s.x + t * d
-                weights.tokenEmbedding.dequantizeRow(batch.tokens[rows.lowerBound + t], into: xt)
+                weights.tokenEmbedding.dequantizeRow(segments[origins[t].segment].batch.tokens[origins[t].row], into: xt)
                 if c.embeddingScale != 1 { for i in 0..<d { xt[i] *= c.embeddingScale } }
             }
         }
@@ -159,15 +164,16 @@ public final class Transformer: @unchecked Sendable {
         // feed-forward; when they are the chunk's last rows, row t is in a 4-row group iff t < n - m % 4.
         let batchRounding = llamaCppBatchRounding
         let gemmRows = batchRounding ? n - n % 4 : 0
-        let localLogitRows = logitRows.map { $0 - rows.lowerBound }
+        let localLogitRows = logitRows
         let suffix = batchRounding && !localLogitRows.isEmpty && localLogitRows == Array(n - localLogitRows.count..<n)
         let lastGemmRows = suffix ? n - localLogitRows.count % 4 : gemmRows
         // Its tiled K-quant matmul takes products of 8 or more rows (Q6_K here).
         let tiled = batchRounding && n >= 8
         let lastTiled = suffix ? localLogitRows.count >= 8 : tiled
 
+        // Token trees come one per pass (`forward(segments:)` takes causal segments only).
         var treeRows: TreeRows?
-        if case .tree(let parents) = batch.visibility { treeRows = TreeRows(parents: parents) }
+        if segments.count == 1, case .tree(let parents) = segments[0].batch.visibility { treeRows = TreeRows(parents: parents) }
 
         // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
         time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
@@ -184,8 +190,9 @@ public final class Transformer: @unchecked Sendable {
             time(.rope) {
                 pool.run(n, under: plan, op: .rowwise, grain: 4) { range, _ in
                     for t in range {
-                        prepareHeads(row: t, layer: layer, layerIndex: l, position: batch.positions[rows.lowerBound + t],
-                                     slot: batch.firstSlot + rows.lowerBound + t, cache: cache)
+                        let (segment, row) = (segments[origins[t].segment], origins[t].row)
+                        prepareHeads(row: t, layer: layer, layerIndex: l, position: segment.batch.positions[row],
+                                     slot: segment.batch.firstSlot + row, cache: segment.cache)
                     }
                 }
             }
@@ -198,13 +205,17 @@ public final class Transformer: @unchecked Sendable {
             // attention per (row, head)
             time(.attention) {
                 if let treeRows {
-                    attendTree(rows: n, chunkStart: rows.lowerBound, batch: batch, tree: treeRows, layer: l, cache: cache)
+                    let segment = segments[0]
+                    attendTree(rows: n, chunkStart: segment.rows.lowerBound, batch: segment.batch, tree: treeRows, layer: l,
+                               cache: segment.cache)
                     return
                 }
                 pool.run(n * c.headCount, under: plan, op: .attention) { range, thread in
                     for unit in range {
                         let t = unit / c.headCount, h = unit % c.headCount
-                        attend(row: t, head: h, batch: batch, batchRow: rows.lowerBound + t, layer: l, cache: cache, thread: thread)
+                        let segment = segments[origins[t].segment]
+                        attend(row: t, head: h, batch: segment.batch, batchRow: origins[t].row, layer: l, cache: segment.cache,
+                               thread: thread)
                     }
                 }
             }
@@ -273,15 +284,14 @@ public final class Transformer: @unchecked Sendable {
         // logits for the requested rows: rmsnorm, then the output head
         guard !logitRows.isEmpty else { return }
         time(.norm) {
-            for (i, row) in logitRows.enumerated() {
-                let t = row - rows.lowerBound
+            for (i, t) in logitRows.enumerated() {
                 VectorOps.rmsNorm(s.x + t * d, weight: weights.outputNorm, eps: c.normEpsilon, count: d, into: s.normed + i * d)
                 s.quantizedModel.quantize(row: i, from: s.normed + i * d)
             }
         }
         let vocab = c.vocabularySize
         if let tap {
-            tap("l_out-last", Array(UnsafeBufferPointer(start: s.x + (logitRows[logitRows.count - 1] - rows.lowerBound) * d, count: d)))
+            tap("l_out-last", Array(UnsafeBufferPointer(start: s.x + logitRows[logitRows.count - 1] * d, count: d)))
             tap("result_norm", Array(UnsafeBufferPointer(start: s.normed + (logitRows.count - 1) * d, count: d)))
         }
         time(.matmul(weights.output.type)) {

@@ -1,3 +1,4 @@
+import Chorus
 import ChorusSpeculative
 import Foundation
 import Testing
@@ -128,7 +129,7 @@ func chiSquareBound(df: Int) -> Double { Double(df) + 6 * (2 * Double(df)).squar
     }
 
     func check(shape: [Int], proposals: Proposals, samples: Int = 60_000, seed: UInt64) -> (Double, Double, Int) {
-        var random = SplitMix(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var counts: [[Int]: Int] = [:]
         var rounds = 0
         for _ in 0..<samples {
@@ -156,7 +157,7 @@ func chiSquareBound(df: Int) -> Double { Double(df) + 6 * (2 * Double(df)).squar
     }
 
     @Test func draftingFromTheTargetAcceptsEveryFirstCandidate() {
-        var random = SplitMix(seed: 5)
+        var random = SeededGenerator(seed: 5)
         let (_, rounds) = Self.generate(length: 3000, shape: [1, 1, 1], proposals: .targetItself, random: &random)
         // q == p: every draft is accepted, 4 tokens per round.
         #expect(rounds == 750)
@@ -164,7 +165,7 @@ func chiSquareBound(df: Int) -> Double { Double(df) + 6 * (2 * Double(df)).squar
 
     /// The test can fail: the draft's own law (what accepting every draft would give) is far off.
     @Test func theDraftLawIsRejected() {
-        var random = SplitMix(seed: 3)
+        var random = SeededGenerator(seed: 3)
         var counts: [[Int]: Int] = [:]
         let samples = 60_000
         for _ in 0..<samples {
@@ -186,18 +187,5 @@ func chiSquareBound(df: Int) -> Double { Double(df) + 6 * (2 * Double(df)).squar
         #expect(p.excluding([1, 2, 3]) == nil)
         #expect(p.residual(minus: p) == nil)
         #expect(p.draw(0.49) == 1 && p.draw(0.5) == 2 && p.draw(0.9999) == 3)
-    }
-}
-
-/// SplitMix64: a small seeded generator for tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -106,6 +106,59 @@ DISPATCH(q4_K, ChorusQ8KBlock)
         }                                                                                              \
         for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride] = acc[jj] - accm[jj];                  \
     }                                                                                                  \
+    /* The gemv order for JN = 2..4 activation rows against one weight row. The exact integers S and  \
+       M of every row are reduced together (three hadds instead of a horizontal sum per row), and the  \
+       rows' float steps run side by side in the lanes of one vector: lane jj does exactly the scalar  \
+       fmaf(float(S), d * x.d, acc) of the single-row path, so the bits are the same. */                \
+    static inline __attribute__((always_inline)) TARGET void NAME##_gemv_rows(                        \
+        const BlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, \
+        const int JN) {                                                                                \
+        __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();                                        \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            const BlockQ4_K *blk = wb + b;                                                             \
+            const ChorusQ8KBlock *xr[4];                                                               \
+            __m256i slo[4], shi[4];                                                                    \
+            for (int jj = 0; jj < 4; jj++) {                                                           \
+                xr[jj] = x + (size_t)(jj < JN ? jj : 0) * xstride + b;                                 \
+                slo[jj] = _mm256_setzero_si256();                                                      \
+                shi[jj] = _mm256_setzero_si256();                                                      \
+            }                                                                                          \
+            const __m256i scales_mins = _mm256_cvtepu8_epi16(scales_mins_k4(blk->scales));             \
+            const __m256i scales = BOTH_HALVES(_mm256_castsi256_si128(scales_mins));                   \
+            const __m128i mins = _mm256_extracti128_si256(scales_mins, 1);                             \
+            for (int j = 0; j < 4; j++) {                                                              \
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));          \
+                const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0x0F));                    \
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0x0F)); \
+                const __m256i s_lo = _mm256_shuffle_epi8(scales, BCAST16(2 * j));                      \
+                const __m256i s_hi = _mm256_shuffle_epi8(scales, BCAST16(2 * j + 1));                  \
+                for (int jj = 0; jj < JN; jj++) {                                                      \
+                    slo[jj] = MADD_ACC(slo[jj],                                                        \
+                        _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j))), s_lo); \
+                    shi[jj] = MADD_ACC(shi[jj],                                                        \
+                        _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j + 32))), s_hi); \
+                }                                                                                      \
+            }                                                                                          \
+            /* S of rows 0..3 in the lanes of one vector (exact int32 sums). */                        \
+            __m256i t[4];                                                                              \
+            __m128i mv[4];                                                                             \
+            for (int jj = 0; jj < 4; jj++) {                                                           \
+                t[jj] = jj < JN ? _mm256_add_epi32(slo[jj], shi[jj]) : _mm256_setzero_si256();         \
+                mv[jj] = jj < JN ? _mm_madd_epi16(mins, _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xr[jj]->bsums), \
+                                                  _mm_loadu_si128((const __m128i *)(xr[jj]->bsums + 8)))) \
+                                 : _mm_setzero_si128();                                                \
+            }                                                                                          \
+            const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3])); \
+            const __m128i S = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)); \
+            const __m128i M = _mm_hadd_epi32(_mm_hadd_epi32(mv[0], mv[1]), _mm_hadd_epi32(mv[2], mv[3])); \
+            const __m128 xd = _mm_set_ps(JN > 3 ? xr[3]->d : 0, JN > 2 ? xr[2]->d : 0, JN > 1 ? xr[1]->d : 0, xr[0]->d); \
+            acc = _mm_fmadd_ps(_mm_cvtepi32_ps(S), _mm_mul_ps(_mm_set1_ps(f16_to_f32(blk->d)), xd), acc); \
+            accm = _mm_fmadd_ps(_mm_cvtepi32_ps(M), _mm_mul_ps(_mm_set1_ps(f16_to_f32(blk->dmin)), xd), accm); \
+        }                                                                                              \
+        float out[4];                                                                                  \
+        _mm_storeu_ps(out, _mm_sub_ps(acc, accm));                                                     \
+        for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride] = out[jj];                             \
+    }                                                                                                  \
     static inline __attribute__((always_inline)) TARGET void NAME##_rows(                             \
         const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,       \
         int nblocks, float *y, size_t ystride, const int PER64) {                                      \
@@ -115,6 +168,14 @@ DISPATCH(q4_K, ChorusQ8KBlock)
             int jn = nx - j0 < 4 ? nx - j0 : 4;                                                        \
             for (int r = 0; r < nw; r++) {                                                             \
                 const BlockQ4_K *wb = (const BlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);   \
+                if (!PER64 && jn > 1) {                                                                \
+                    switch (jn) {                                                                      \
+                    case 2: NAME##_gemv_rows(wb, xj, xstride, nblocks, yj + r, ystride, 2); break;     \
+                    case 3: NAME##_gemv_rows(wb, xj, xstride, nblocks, yj + r, ystride, 3); break;     \
+                    default: NAME##_gemv_rows(wb, xj, xstride, nblocks, yj + r, ystride, 4); break;    \
+                    }                                                                                  \
+                    continue;                                                                          \
+                }                                                                                      \
                 switch (jn) {                                                                          \
                 case 1: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 1, PER64); break;        \
                 case 2: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 2, PER64); break;        \

@@ -4,6 +4,9 @@
 //   scale of each half, summed into 8 int32 lanes over the super-block; minus, per lane l,
 //   32 * (bsum[2l]*scale[2l] + bsum[2l+1]*scale[2l+1]);
 //   acc = fma(x.d * d, float(sumi), acc); result = hsum8(acc).
+// Q6_K's tile keeps one integer and one float accumulator per activation row, so groups of 8 rows
+// fit the registers and halve the weight unpacking per row against groups of 4.
+#define KGEMM_GROUP 8
 #include "x86_kernels.h"
 
 #if defined(__x86_64__)

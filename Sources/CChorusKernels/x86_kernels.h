@@ -136,7 +136,13 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
         }                                                                                              \
     }
 
-// The K-quant tiles. For one weight row against JN (1..4, a compile-time constant after inlining)
+// Activation rows per K-quant tile (a type whose tile keeps few registers per row may raise it to 8
+// before its DEFINE_KGEMM, as Q6_K does).
+#ifndef KGEMM_GROUP
+#define KGEMM_GROUP 4
+#endif
+
+// The K-quant tiles. For one weight row against JN (1..KGEMM_GROUP, a compile-time constant after inlining)
 // activation rows, per super-block: `SETUP` decodes the weight block's scales, `CHUNKS` walks its
 // 32-weight chunks, unpacking each once and adding its integer products to sumi[jj] for every
 // activation row (`xr[jj]` is that row's super-block), then `FINISH` (per row, `xb` = xr[jj])
@@ -146,14 +152,14 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
 #define DEFINE_KGEMM(NAME, TARGET, BLOCK, SETUP, CHUNKS, FINISH, RESULT)                               \
     static inline __attribute__((always_inline)) TARGET void NAME##_row(                              \
         const BLOCK *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, const int JN) { \
-        __m256 acc[4];                                                                                 \
-        __m128 accm[4];                                                                                \
-        float extra[4];                                                                                \
+        __m256 acc[8];                                                                                 \
+        __m128 accm[8];                                                                                \
+        float extra[8];                                                                                \
         for (int jj = 0; jj < JN; jj++) { acc[jj] = _mm256_setzero_ps(); accm[jj] = _mm_setzero_ps(); extra[jj] = 0; } \
         for (int b = 0; b < nblocks; b++) {                                                            \
             const BLOCK *blk = wb + b;                                                                 \
-            const ChorusQ8KBlock *xr[4];                                                               \
-            __m256i sumi[4], sumi_odd[4];                                                              \
+            const ChorusQ8KBlock *xr[8];                                                               \
+            __m256i sumi[8], sumi_odd[8];                                                              \
             for (int jj = 0; jj < JN; jj++) {                                                          \
                 xr[jj] = x + (size_t)jj * xstride + b;                                                 \
                 sumi[jj] = _mm256_setzero_si256();                                                     \
@@ -171,17 +177,21 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
         (void)accm; (void)extra;                                                                       \
     }                                                                                                  \
     static TARGET void NAME GEMM_PARAMS(ChorusQ8KBlock) {                                              \
-        for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
+        for (int j0 = 0; j0 < nx; j0 += KGEMM_GROUP) {                                                 \
             const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                       \
             float *yj = y + (size_t)j0 * ystride;                                                      \
-            int jn = nx - j0 < 4 ? nx - j0 : 4;                                                        \
+            int jn = nx - j0 < KGEMM_GROUP ? nx - j0 : KGEMM_GROUP;                                    \
             for (int r = 0; r < nw; r++) {                                                             \
                 const BLOCK *wb = (const BLOCK *)((const uint8_t *)w + (size_t)r * wstride);           \
                 switch (jn) {                                                                          \
                 case 1: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 1); break;               \
                 case 2: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 2); break;               \
                 case 3: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 3); break;               \
-                default: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 4); break;              \
+                case 4: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 4); break;               \
+                case 5: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 5 : 4); break; \
+                case 6: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 6 : 4); break; \
+                case 7: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 7 : 4); break; \
+                default: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 8 : 4); break; \
                 }                                                                                      \
             }                                                                                          \
         }                                                                                              \

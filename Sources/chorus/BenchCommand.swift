@@ -45,14 +45,16 @@ struct BenchCommand: ParsableCommand {
         let points = try WidthSweep(model: model).run(widths: list, prefix: prefix, repetitions: repetitions)
         if json {
             try Output.json(["model": options.model, "threads": options.threads, "prefix": prefix,
-                             "forward_milliseconds": points.map { ["width": $0.width, "mean": $0.milliseconds.mean, "std": $0.milliseconds.std] }])
+                             "forward_milliseconds": points.map { ["width": $0.width, "mean": $0.milliseconds.mean, "std": $0.milliseconds.std,
+                                                                  "cpu_mean": $0.cpuMilliseconds.mean, "cpu_std": $0.cpuMilliseconds.std] }])
             return
         }
         print("model: \(options.model)  threads: \(options.threads)  (\(repetitions) repetitions, \(prefix)-token prefix, logits for every row)")
         let one = points.first { $0.width == 1 }?.milliseconds.mean
         for p in points {
             let ratio = one.map { String(format: "  %5.2fx width 1", p.milliseconds.mean / $0) } ?? ""
-            print(String(format: "width %3d %9.2f ± %.2f ms per forward%@", p.width, p.milliseconds.mean, p.milliseconds.std, ratio))
+            print(String(format: "width %3d %9.2f ± %.2f ms per forward%@   (cpu %.2f ms)", p.width, p.milliseconds.mean,
+                         p.milliseconds.std, ratio, p.cpuMilliseconds.mean))
         }
     }
 

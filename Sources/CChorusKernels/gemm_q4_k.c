@@ -5,6 +5,7 @@
 //   accm = fma(-x.d * dmin, float(prod), accm) in 4 lanes.
 //   result = hsum8(acc) + ((m0+m2) + (m1+m3)).
 #include "x86_kernels.h"
+#include <stdlib.h>
 
 #if defined(__x86_64__)
 
@@ -52,6 +53,123 @@ DISPATCH(q4_K, ChorusQ8KBlock)
 //   gemm (PER64 = 1): per 64 weights   acc  = fma(float(S_j), d * x.d, acc)
 //                                      accm = fma(float(M_j), dmin * x.d, accm)
 //   result = acc - accm.
+
+// The gemv order for 2 or more activation rows: groups of up to 8 rows against one weight row at a
+// time, each weight block unpacked once for the whole group. The exact integers S and M of the
+// group's rows are reduced together (hadd trees instead of a horizontal sum per row), and the rows'
+// float steps run side by side in the lanes of one vector: lane jj does exactly the scalar
+// fmaf(float(S), d * x.d, acc) of the single-row path, so every bit is the same. The activation
+// side of the mins (sums of 32) and the scales are gathered once per group into `side`.
+#define Q4KX8_GEMV_SLOTS 8
+typedef struct { int16_t q8s[8][8]; float xd[8]; } Q4KGemvSide;  // per super-block: 160 bytes
+
+// Row order of `q8s` in a side block, so that three hadds of madd(mins, [row a | row b]) pairs give
+// [M0..M3 | M4..M7].
+static const int q4kx8_side_slot[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+#define DEFINE_Q4KX8_GEMV(NAME, TARGET)                                                                \
+    static inline __attribute__((always_inline)) TARGET void NAME##_tile(                             \
+        const BlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, const Q4KGemvSide *side, \
+        float *y, size_t ystride, const int JN) {                                                      \
+        __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();                                  \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            const BlockQ4_K *blk = wb + b;                                                             \
+            const ChorusQ8KBlock *xr[8];                                                               \
+            __m256i s[8];                                                                              \
+            for (int jj = 0; jj < 8; jj++) {                                                           \
+                xr[jj] = x + (size_t)(jj < JN ? jj : 0) * xstride + b;                                 \
+                s[jj] = _mm256_setzero_si256();                                                        \
+            }                                                                                          \
+            const __m256i scales_mins = _mm256_cvtepu8_epi16(scales_mins_k4(blk->scales));             \
+            const __m256i scales = BOTH_HALVES(_mm256_castsi256_si128(scales_mins));                   \
+            const __m256i mins = BOTH_HALVES(_mm256_extracti128_si256(scales_mins, 1));                \
+            for (int j = 0; j < 4; j++) {                                                              \
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));          \
+                const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0x0F));                    \
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0x0F)); \
+                const __m256i s_lo = _mm256_shuffle_epi8(scales, BCAST16(2 * j));                      \
+                const __m256i s_hi = _mm256_shuffle_epi8(scales, BCAST16(2 * j + 1));                  \
+                for (int jj = 0; jj < JN; jj++) {                                                      \
+                    s[jj] = MADD_ACC(s[jj],                                                            \
+                        _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j))), s_lo); \
+                    s[jj] = MADD_ACC(s[jj],                                                            \
+                        _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xr[jj]->qs + 64 * j + 32))), s_hi); \
+                }                                                                                      \
+            }                                                                                          \
+            /* S of rows 0..7 in the lanes of one vector (exact int32 sums) */                         \
+            const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], JN > 1 ? s[1] : _mm256_setzero_si256()), \
+                                                    JN > 2 ? _mm256_hadd_epi32(s[2], JN > 3 ? s[3] : _mm256_setzero_si256()) \
+                                                           : _mm256_setzero_si256());                  \
+            const __m256i h4567 = JN > 4                                                               \
+                ? _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], JN > 5 ? s[5] : _mm256_setzero_si256()),   \
+                                    JN > 6 ? _mm256_hadd_epi32(s[6], JN > 7 ? s[7] : _mm256_setzero_si256()) \
+                                           : _mm256_setzero_si256())                                   \
+                : _mm256_setzero_si256();                                                              \
+            const __m256i S = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),          \
+                                               _mm256_permute2x128_si256(h0123, h4567, 0x31));         \
+            /* M of rows 0..7: madd of the mins with [row a | row b] side sums, three hadds */         \
+            const Q4KGemvSide *sb = side + b;                                                          \
+            const __m256i v0 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[0])); \
+            const __m256i v1 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[2])); \
+            const __m256i v2 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[4])); \
+            const __m256i v3 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[6])); \
+            const __m256i M = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3)); \
+            const __m256 xd = _mm256_loadu_ps(sb->xd);                                                 \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S), _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->d)), xd), acc); \
+            accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->dmin)), xd), accm); \
+        }                                                                                              \
+        float out[8];                                                                                  \
+        _mm256_storeu_ps(out, _mm256_sub_ps(acc, accm));                                               \
+        for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride] = out[jj];                             \
+    }                                                                                                  \
+    static TARGET void gemv_group_##NAME(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, \
+                                         size_t xstride, int nx, int nblocks, float *y, size_t ystride) { \
+        Q4KGemvSide stack[64];                                                                         \
+        Q4KGemvSide *side = nblocks <= 64 ? stack : (Q4KGemvSide *)malloc(sizeof(Q4KGemvSide) * (size_t)nblocks); \
+        if (!side) abort();                                                                            \
+        for (int j0 = 0; j0 < nx; j0 += 8) {                                                           \
+            const int jn = nx - j0 < 8 ? nx - j0 : 8;                                                  \
+            const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                       \
+            float *yj = y + (size_t)j0 * ystride;                                                      \
+            for (int b = 0; b < nblocks; b++) {                                                        \
+                for (int jj = 0; jj < 8; jj++) {                                                       \
+                    __m128i q8s = _mm_setzero_si128();                                                 \
+                    float d = 0;                                                                       \
+                    if (jj < jn) {                                                                     \
+                        const ChorusQ8KBlock *xb = xj + (size_t)jj * xstride + b;                      \
+                        q8s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb->bsums),              \
+                                             _mm_loadu_si128((const __m128i *)(xb->bsums + 8)));       \
+                        d = xb->d;                                                                     \
+                    }                                                                                  \
+                    _mm_storeu_si128((__m128i *)side[b].q8s[q4kx8_side_slot[jj]], q8s);                \
+                    side[b].xd[jj] = d;                                                                \
+                }                                                                                      \
+            }                                                                                          \
+            for (int r = 0; r < nw; r++) {                                                             \
+                const BlockQ4_K *wb = (const BlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);   \
+                switch (jn) {                                                                          \
+                case 1: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 1); break;        \
+                case 2: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 2); break;        \
+                case 3: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 3); break;        \
+                case 4: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 4); break;        \
+                case 5: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 5); break;        \
+                case 6: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 6); break;        \
+                case 7: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 7); break;        \
+                default: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 8); break;       \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+        if (side != stack) free(side);                                                                 \
+    }
+
+#define MADD_ACC madd_acc_avx2
+DEFINE_Q4KX8_GEMV(q4kx8_gemv_avx2, TARGET_AVX2)
+#undef MADD_ACC
+#define MADD_ACC madd_acc_vnni
+DEFINE_Q4KX8_GEMV(q4kx8_gemv_vnni, TARGET_VNNI)
+#undef MADD_ACC
+#define gemv_group_gemm_q4_K_x8_avx2 gemv_group_q4kx8_gemv_avx2
+#define gemv_group_gemm_q4_K_x8_vnni gemv_group_q4kx8_gemv_vnni
 
 #define DEFINE_Q4KX8(NAME, TARGET)                                                                     \
     static inline __attribute__((always_inline)) TARGET void NAME##_row(                              \
@@ -109,6 +227,10 @@ DISPATCH(q4_K, ChorusQ8KBlock)
     static inline __attribute__((always_inline)) TARGET void NAME##_rows(                             \
         const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,       \
         int nblocks, float *y, size_t ystride, const int PER64) {                                      \
+        if (!PER64 && nx > 1) {                                                                        \
+            gemv_group_##NAME(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);                    \
+            return;                                                                                    \
+        }                                                                                              \
         for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
             const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                       \
             float *yj = y + (size_t)j0 * ystride;                                                      \

@@ -4,6 +4,9 @@
 //   scale of each half, summed into 8 int32 lanes over the super-block; minus, per lane l,
 //   32 * (bsum[2l]*scale[2l] + bsum[2l+1]*scale[2l+1]);
 //   acc = fma(x.d * d, float(sumi), acc); result = hsum8(acc).
+// Q6_K's tile keeps one integer and one float accumulator per activation row, so groups of 8 rows
+// fit the registers and halve the weight unpacking per row against groups of 4.
+#define KGEMM_GROUP 8
 #include "x86_kernels.h"
 
 #if defined(__x86_64__)
@@ -14,7 +17,9 @@ typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d;
     const float dw = f16_to_f32(blk->d);                                                               \
     const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)blk->scales));      \
     const __m256i halves[2] = {BOTH_HALVES(_mm256_castsi256_si128(scales16)),                          \
-                               BOTH_HALVES(_mm256_extracti128_si256(scales16, 1))};
+                               BOTH_HALVES(_mm256_extracti128_si256(scales16, 1))};                    \
+    /* -32 * scale (fits int16): the offset term becomes one multiply-add into the lanes */           \
+    const __m256i scales_m32 = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(scales16, 5));
 
 #define Q6K_CHUNKS                                                                                     \
     for (int h = 0; h < 2; h++) {                                                                      \
@@ -35,9 +40,10 @@ typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d;
         K_ACCUMULATE(q3, 4 * h + 3, _mm256_shuffle_epi8(halves[h], PAIR16(3)))                         \
     }
 
+// lanes - 32 * (bsum pairs . scales), as sumi + madd(bsums, -32 * scales): the same integers.
 #define Q6K_FINISH                                                                                     \
-    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16), 5); \
-    acc[jj] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[jj], offset)), acc[jj]);
+    const __m256i lanes = MADD_ACC(sumi[jj], _mm256_loadu_si256((const __m256i *)xb->bsums), scales_m32); \
+    acc[jj] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(lanes), acc[jj]);
 
 #define Q6K_RESULT hsum8(acc[jj])
 
@@ -53,8 +59,8 @@ DISPATCH(q6_K, ChorusQ8KBlock)
 // llama.cpp's tiled K-quant matmul (ggml-cpu/tiled, AVX2 microtile; used for 8 or more activation
 // rows): per super-block the exact S = hsum(lanes - offset), then acc = fma(d * float(S), x.d, acc).
 #define Q6K_FINISH_TILED                                                                               \
-    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16), 5); \
-    extra[jj] = fmaf(dw * (float)hsum_epi32(_mm256_sub_epi32(sumi[jj], offset)), xb->d, extra[jj]);
+    const __m256i lanes = MADD_ACC(sumi[jj], _mm256_loadu_si256((const __m256i *)xb->bsums), scales_m32); \
+    extra[jj] = fmaf(dw * (float)hsum_epi32(lanes), xb->d, extra[jj]);
 
 #define Q6K_RESULT_TILED extra[jj]
 

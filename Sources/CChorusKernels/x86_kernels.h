@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TARGET_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
@@ -71,8 +72,11 @@ static inline TARGET_VNNI __m256i dot_u8s8_vnni(__m256i a, __m256i b) {
 static inline TARGET_AVX2 __m256i madd_acc_avx2(__m256i acc, __m256i p16, __m256i s16) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, s16));
 }
+// Inline assembly, because clang otherwise splits vpdpwssd back into vpmaddwd + vpaddd to
+// reassociate the sums, which costs one vector op per 32 weights and activation row.
 static inline TARGET_VNNI __m256i madd_acc_vnni(__m256i acc, __m256i p16, __m256i s16) {
-    return _mm256_dpwssd_avx_epi32(acc, p16, s16);
+    __asm__("%{vex%} vpdpwssd %2, %1, %0" : "+x"(acc) : "x"(p16), "x"(s16));
+    return acc;
 }
 
 // Int16 scale vector for 32 weights made of two 16-weight sub-blocks: lo for bytes 0..15, hi for 16..31.
@@ -113,6 +117,8 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
             for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride + i] = hsum8(acc[i][jj]) + extra[i][jj]; \
     }                                                                                                  \
     static TARGET void NAME GEMM_PARAMS(ChorusQ8Block) {                                               \
+        /* groups of 8 measured faster from 5 rows (no 4 + 1 split); below, the small tiles are */     \
+        if (nx >= 5) { NAME##_group(w, wstride, nw, x, xstride, nx, nblocks, y, ystride); return; }    \
         const uint8_t *wb = (const uint8_t *)w;                                                        \
         for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
             const ChorusQ8Block *xj = x + (size_t)j0 * xstride;                                        \
@@ -133,7 +139,109 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
         }                                                                                              \
     }
 
-// The K-quant tiles. For one weight row against JN (1..4, a compile-time constant after inlining)
+// Activation rows per K-quant tile (a type whose tile keeps few registers per row may raise it to 8
+// before its DEFINE_KGEMM, as Q6_K does).
+#ifndef KGEMM_GROUP
+#define KGEMM_GROUP 4
+#endif
+
+
+// vpdpbusd with an accumulator, as inline assembly so that clang keeps it one instruction.
+static inline TARGET_VNNI __m256i dpbusd_acc_vnni(__m256i acc, __m256i u8, __m256i s8) {
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u8), "x"(s8));
+    return acc;
+}
+
+// What a group of up to 8 activation rows shares per 32-value block, gathered once per call: each
+// row's scale d and sum s, and `pre`, an activation-only integer term of the lanes (e.g. -dot(16, x)
+// for Q5_0) that a single row recomputes for every weight row.
+typedef struct { __m256i pre[8]; float xd[8]; float s[8]; } Gemm32Side;  // 320 bytes
+
+// One growable side buffer per thread (never shrunk; at most a few hundred KB).
+static inline Gemm32Side *gemm32_side(int nblocks) {
+    static __thread Gemm32Side *side;
+    static __thread size_t capacity;
+    if ((size_t)nblocks > capacity) {
+        free(side);
+        size_t count = (size_t)nblocks + 64;
+        side = (Gemm32Side *)aligned_alloc(32, count * sizeof(Gemm32Side));
+        if (!side) abort();
+        capacity = count;
+    }
+    return side;
+}
+
+// The 32-weight formats for 2 or more activation rows: groups of up to 8 rows per weight row, each
+// weight block unpacked once per group (`GPREPARE`). Per row and block the same integer lanes as
+// the single-row tile (`GLANES_EXPR` of `xv` and the row's `pre`), and the same float steps:
+// acc[jj] = fma(dw * x.d, float(lanes), acc[jj]), the products dw * x.d of the 8 rows computed in one
+// vector multiply (lane jj is the scalar product), `EXTRA_V` the rows' fmaf(m, s, extra) in the
+// lanes of one vector; the result hsum8(acc[jj]) + extra[jj].
+#define DEFINE_GEMM32_GROUP(NAME, TARGET, BLOCK, GPREPARE, PRE_EXPR, GLANES_EXPR, EXTRA_V)               \
+    static inline __attribute__((always_inline)) TARGET void NAME##_group_tile(                       \
+        const BLOCK *wb, const ChorusQ8Block *x, size_t xstride, int nblocks, const Gemm32Side *side,  \
+        float *y, size_t ystride, const int JN) {                                                      \
+        __m256 acc[8];                                                                                 \
+        __m256 extra = _mm256_setzero_ps();                                                            \
+        for (int jj = 0; jj < 8; jj++) acc[jj] = _mm256_setzero_ps();                                  \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            const BLOCK *blk = wb + b;                                                                 \
+            const Gemm32Side *sb = side + b;                                                           \
+            GPREPARE                                                                                   \
+            const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->d)), _mm256_load_ps(sb->xd)); \
+            EXTRA_V                                                                                    \
+            for (int jj = 0; jj < JN; jj++) {                                                          \
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + (size_t)jj * xstride + b)->qs); \
+                const __m256i pre = _mm256_load_si256(&sb->pre[jj]);                                   \
+                const __m256i lanes = GLANES_EXPR;                                                     \
+                acc[jj] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(dxd, _mm256_set1_epi32(jj)),        \
+                                          _mm256_cvtepi32_ps(lanes), acc[jj]);                         \
+                (void)pre;                                                                             \
+            }                                                                                          \
+        }                                                                                              \
+        float ex[8];                                                                                   \
+        _mm256_storeu_ps(ex, extra);                                                                   \
+        for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride] = hsum8(acc[jj]) + ex[jj];            \
+    }                                                                                                  \
+    static TARGET void NAME##_group GEMM_PARAMS(ChorusQ8Block) {                                       \
+        Gemm32Side *side = gemm32_side(nblocks);                                                       \
+        for (int j0 = 0; j0 < nx; j0 += 8) {                                                           \
+            const int jn = nx - j0 < 8 ? nx - j0 : 8;                                                  \
+            const ChorusQ8Block *xj = x + (size_t)j0 * xstride;                                        \
+            float *yj = y + (size_t)j0 * ystride;                                                      \
+            for (int b = 0; b < nblocks; b++) {                                                        \
+                for (int jj = 0; jj < 8; jj++) {                                                       \
+                    if (jj < jn) {                                                                     \
+                        const ChorusQ8Block *xb = xj + (size_t)jj * xstride + b;                       \
+                        const __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);                \
+                        side[b].pre[jj] = PRE_EXPR;                                                    \
+                        side[b].xd[jj] = xb->d;                                                        \
+                        side[b].s[jj] = xb->s;                                                         \
+                        (void)xv;                                                                      \
+                    } else {                                                                           \
+                        side[b].pre[jj] = _mm256_setzero_si256();                                      \
+                        side[b].xd[jj] = 0;                                                            \
+                        side[b].s[jj] = 0;                                                             \
+                    }                                                                                  \
+                }                                                                                      \
+            }                                                                                          \
+            for (int r = 0; r < nw; r++) {                                                             \
+                const BLOCK *wb = (const BLOCK *)((const uint8_t *)w + (size_t)r * wstride);           \
+                switch (jn) {                                                                          \
+                case 1: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 1); break;  \
+                case 2: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 2); break;  \
+                case 3: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 3); break;  \
+                case 4: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 4); break;  \
+                case 5: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 5); break;  \
+                case 6: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 6); break;  \
+                case 7: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 7); break;  \
+                default: NAME##_group_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 8); break; \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+// The K-quant tiles. For one weight row against JN (1..KGEMM_GROUP, a compile-time constant after inlining)
 // activation rows, per super-block: `SETUP` decodes the weight block's scales, `CHUNKS` walks its
 // 32-weight chunks, unpacking each once and adding its integer products to sumi[jj] for every
 // activation row (`xr[jj]` is that row's super-block), then `FINISH` (per row, `xb` = xr[jj])
@@ -143,14 +251,14 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
 #define DEFINE_KGEMM(NAME, TARGET, BLOCK, SETUP, CHUNKS, FINISH, RESULT)                               \
     static inline __attribute__((always_inline)) TARGET void NAME##_row(                              \
         const BLOCK *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, const int JN) { \
-        __m256 acc[4];                                                                                 \
-        __m128 accm[4];                                                                                \
-        float extra[4];                                                                                \
+        __m256 acc[8];                                                                                 \
+        __m128 accm[8];                                                                                \
+        float extra[8];                                                                                \
         for (int jj = 0; jj < JN; jj++) { acc[jj] = _mm256_setzero_ps(); accm[jj] = _mm_setzero_ps(); extra[jj] = 0; } \
         for (int b = 0; b < nblocks; b++) {                                                            \
             const BLOCK *blk = wb + b;                                                                 \
-            const ChorusQ8KBlock *xr[4];                                                               \
-            __m256i sumi[4], sumi_odd[4];                                                              \
+            const ChorusQ8KBlock *xr[8];                                                               \
+            __m256i sumi[8], sumi_odd[8];                                                              \
             for (int jj = 0; jj < JN; jj++) {                                                          \
                 xr[jj] = x + (size_t)jj * xstride + b;                                                 \
                 sumi[jj] = _mm256_setzero_si256();                                                     \
@@ -168,17 +276,21 @@ static inline TARGET_AVX2 __m256i scale_pair16(int lo, int hi) {
         (void)accm; (void)extra;                                                                       \
     }                                                                                                  \
     static TARGET void NAME GEMM_PARAMS(ChorusQ8KBlock) {                                              \
-        for (int j0 = 0; j0 < nx; j0 += 4) {                                                           \
+        for (int j0 = 0; j0 < nx; j0 += KGEMM_GROUP) {                                                 \
             const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                       \
             float *yj = y + (size_t)j0 * ystride;                                                      \
-            int jn = nx - j0 < 4 ? nx - j0 : 4;                                                        \
+            int jn = nx - j0 < KGEMM_GROUP ? nx - j0 : KGEMM_GROUP;                                    \
             for (int r = 0; r < nw; r++) {                                                             \
                 const BLOCK *wb = (const BLOCK *)((const uint8_t *)w + (size_t)r * wstride);           \
                 switch (jn) {                                                                          \
                 case 1: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 1); break;               \
                 case 2: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 2); break;               \
                 case 3: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 3); break;               \
-                default: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 4); break;              \
+                case 4: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 4); break;               \
+                case 5: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 5 : 4); break; \
+                case 6: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 6 : 4); break; \
+                case 7: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 7 : 4); break; \
+                default: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, KGEMM_GROUP > 4 ? 8 : 4); break; \
                 }                                                                                      \
             }                                                                                          \
         }                                                                                              \

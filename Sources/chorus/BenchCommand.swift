@@ -18,6 +18,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print time per operator class.") var profile = false
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var speculative: SpeculativeBenchOptions
+    @Option(help: "Instead of pp/tg, time one forward pass of W rows for each W (comma-separated, e.g. 1,2,4,8,16), as tree verification runs it.")
+    var widths: String?
 
     func validate() throws {
         if speculative.plan != nil { return try validatePlan() }
@@ -25,11 +27,44 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("-p and -n must be >= 0 and not both 0")
         }
         guard (1...1000).contains(repetitions) else { throw ValidationError("-r must be between 1 and 1000") }
+        if widths != nil { _ = try parsedWidths() }
+    }
+
+    func parsedWidths() throws -> [Int] {
+        let parts = (widths ?? "").split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && (1...512).contains($0!) }) else {
+            throw ValidationError("--widths takes comma-separated row counts between 1 and 512, e.g. 1,2,4,8,16")
+        }
+        return parts.map { $0! }
+    }
+
+    /// `--widths`: milliseconds per forward pass of W rows.
+    func runWidths() throws {
+        let list = try parsedWidths()
+        var opts = options
+        let prefix = 16
+        opts.context = max(options.context ?? 0, prefix + (list.max() ?? 1))
+        let model = try opts.load(maxBatch: max(64, list.max() ?? 1))
+        let points = try WidthSweep(model: model).run(widths: list, prefix: prefix, repetitions: repetitions)
+        if json {
+            try Output.json(["model": options.model, "threads": options.threads, "prefix": prefix,
+                             "forward_milliseconds": points.map { ["width": $0.width, "mean": $0.milliseconds.mean, "std": $0.milliseconds.std,
+                                                                  "cpu_mean": $0.cpuMilliseconds.mean, "cpu_std": $0.cpuMilliseconds.std] }])
+            return
+        }
+        print("model: \(options.model)  threads: \(options.threads)  (\(repetitions) repetitions, \(prefix)-token prefix, logits for every row)")
+        let one = points.first { $0.width == 1 }?.milliseconds.mean
+        for p in points {
+            let ratio = one.map { String(format: "  %5.2fx width 1", p.milliseconds.mean / $0) } ?? ""
+            print(String(format: "width %3d %9.2f ± %.2f ms per forward%@   (cpu %.2f ms)", p.width, p.milliseconds.mean,
+                         p.milliseconds.std, ratio, p.cpuMilliseconds.mean))
+        }
     }
 
     func run() throws {
         if let plan = speculative.plan, let prompts = speculative.prompts { return try run(planPath: plan, promptsPath: prompts) }
         if speculative.prompts != nil { return try runSpeculative() }
+        if widths != nil { return try runWidths() }
         var opts = options
         opts.context = max(options.context ?? 0, promptTokens + generateTokens)
         try ModelRun.start(opts, distributed, maxBatch: 128).drive(measure)

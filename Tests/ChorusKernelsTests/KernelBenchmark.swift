@@ -40,22 +40,59 @@ extension MatMulPathTests {
     }
 }
 
-/// The fastest of several timed runs, each repeating `body` for at least 50 ms.
+/// The fastest of several timed runs, each repeating `body` for at least 50 ms of this thread's CPU
+/// time (not wall time: the machine is shared, and time spent descheduled is not the kernel's).
 private func bestSeconds(_ body: () -> Void) -> Double {
+    func cpuSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
     body()
     var best = Double.infinity
     for _ in 0..<5 {
-        let clock = ContinuousClock()
         var n = 0
-        let start = clock.now
-        var elapsed = Duration.zero
+        let start = cpuSeconds()
+        var elapsed = 0.0
         repeat {
             body()
             n += 1
-            elapsed = clock.now - start
-        } while elapsed < .milliseconds(50)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        best = min(best, seconds / Double(n))
+            elapsed = cpuSeconds() - start
+        } while elapsed < 0.05
+        best = min(best, elapsed / Double(n))
     }
     return best
+}
+
+/// Small-width products (speculative verification): time per product at each width, single
+/// thread, default path, and the cost relative to width 1. Off unless CHORUS_KERNEL_BENCH=1;
+/// CHORUS_BENCH_WIDTHS (default 1,2,3,4,5,8,16), CHORUS_BENCH_ROWS / CHORUS_BENCH_COLUMNS
+/// (default 1536 x 1536, qwen2.5-1.5b's attention output) and CHORUS_BENCH_TYPES as above.
+extension MatMulPathTests {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CHORUS_KERNEL_BENCH"] == "1"))
+    func kernelWidthSweep() {
+        let env = ProcessInfo.processInfo.environment
+        let rows = Int(env["CHORUS_BENCH_ROWS"] ?? "") ?? 1536
+        let columns = Int(env["CHORUS_BENCH_COLUMNS"] ?? "") ?? 1536
+        let widths = (env["CHORUS_BENCH_WIDTHS"] ?? "1,2,3,4,5,8,16").split(separator: ",").compactMap { Int($0) }
+        let only = env["CHORUS_BENCH_TYPES"]?.split(separator: ",").map(String.init)
+        print("MatMul \(rows) x \(columns), one thread, path \(MatMul.path): microseconds per product (x width 1)")
+        for type in int8Types where only?.contains(type.name) ?? true {
+            let test = ProductCase(type, rows: rows, columns: columns, xRows: widths.max() ?? 1, seed: 1)
+            let q = test.activations()
+            var y = [Float](repeating: 0, count: (widths.max() ?? 1) * rows)
+            var line = String(format: "%-5@", type.name)
+            var one = 0.0
+            test.withMatrix { w in
+                y.withUnsafeMutableBufferPointer { out in
+                    for width in widths {
+                        let t = bestSeconds { MatMul.multiply(w, q, xRows: width, into: out.baseAddress!, yStride: rows, rows: 0..<rows) }
+                        if width == widths.first { one = t }
+                        line += String(format: "  w%d %6.0f (%5.2fx)", width, t * 1e6, t / one)
+                    }
+                }
+            }
+            print(line)
+        }
+    }
 }

@@ -43,29 +43,9 @@ extension GenerateCommand {
         } else {
             (result, statistics) = try decoder.generate(promptIDs: promptIDs, cache: model.makeCache(), maxTokens: maxTokens, onToken: stream)
         }
-        if json {
-            var object: [String: Any] = [
-                "prompt_ids": result.promptIDs, "ids": result.ids, "text": result.text,
-                "prompt_tokens_per_second": result.promptTokensPerSecond, "tokens_per_second": result.tokensPerSecond,
-                "stop_reason": result.stopReason.rawValue, "plan": planPath,
-            ]
-            if let predicted = plan.predictedTokensPerSecond { object["predicted_tokens_per_second"] = predicted }
-            if let s = statistics {
-                object["speculative"] = [
-                    "draft": plan.drafter.description, "tree": shape?.description ?? "", "verifications": s.verifications,
-                    "drafted": s.drafted, "accepted": s.accepted, "acceptance_rate": s.acceptanceRate,
-                    "tokens_per_verification": s.tokensPerVerification, "draft_seconds": s.draftSeconds,
-                    "verify_seconds": s.verifySeconds,
-                ] as [String: Any]
-            }
-            try Output.json(object)
-        } else {
-            Output.stream("\n")
-            Output.standardError(String(
-                format: "prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %@ | plan: %@",
-                result.promptIDs.count, result.promptTokensPerSecond, result.ids.count, result.tokensPerSecond,
-                result.stopReason.rawValue, planPath))
-            if let statistics { Output.standardError(statistics.summary) }
-        }
+        var extra: [String: Any] = ["plan": planPath]
+        if let predicted = plan.predictedTokensPerSecond { extra["predicted_tokens_per_second"] = predicted }
+        try report(result, statistics: statistics, draft: plan.drafter.description, tree: shape?.description ?? "", extra: extra,
+                   label: " | plan: \(planPath)")
     }
 }

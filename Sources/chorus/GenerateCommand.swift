@@ -86,15 +86,23 @@ struct GenerateCommand: ParsableCommand {
                 return true
             }
         }
+        try report(result, statistics: statistics, draft: draft ?? "", tree: shape.branching)
+    }
+
+    /// Prints a finished generation: with --json one object (`extra` keys added, speculative
+    /// statistics under "speculative"), else a summary line on stderr after the streamed text.
+    func report(_ result: GenerationResult, statistics: SpeculativeStatistics?, draft: String, tree: Any,
+                extra: [String: Any] = [:], label: String = "") throws {
         if json {
             var object: [String: Any] = [
                 "prompt_ids": result.promptIDs, "ids": result.ids, "text": result.text,
                 "prompt_tokens_per_second": result.promptTokensPerSecond, "tokens_per_second": result.tokensPerSecond,
                 "stop_reason": result.stopReason.rawValue,
             ]
+            object.merge(extra) { _, new in new }
             if let s = statistics {
                 object["speculative"] = [
-                    "draft": draft ?? "", "tree": shape.branching, "verifications": s.verifications,
+                    "draft": draft, "tree": tree, "verifications": s.verifications,
                     "drafted": s.drafted, "accepted": s.accepted, "acceptance_rate": s.acceptanceRate,
                     "mean_accepted_length": s.meanAcceptedLength, "tokens_per_verification": s.tokensPerVerification,
                     "acceptance_by_depth": s.acceptanceByDepth, "draft_seconds": s.draftSeconds,
@@ -107,7 +115,7 @@ struct GenerateCommand: ParsableCommand {
             Output.standardError(String(
                 format: "prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %@",
                 result.promptIDs.count, result.promptTokensPerSecond, result.ids.count, result.tokensPerSecond,
-                result.stopReason.rawValue))
+                result.stopReason.rawValue) + label)
             if let statistics { Output.standardError(statistics.summary) }
         }
     }

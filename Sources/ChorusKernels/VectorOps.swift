@@ -260,6 +260,17 @@ public enum VectorOps {
             }
         }
     }
+
+    /// Index of the largest value, the first on ties (the greedy sampler's choice).
+    public static func argmax(_ values: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        var bestValue = -Float.infinity
+        for (i, v) in values.enumerated() where v > bestValue {
+            best = i
+            bestValue = v
+        }
+        return best
+    }
 }
 
 #if canImport(Glibc)

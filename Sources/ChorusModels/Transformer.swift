@@ -233,11 +233,7 @@ public final class Transformer: @unchecked Sendable {
             }
 
             // projected = Wo attention; x += (post-norm) projected
-            time(.matmul(layer.output.type)) {
-                multiplyStacked([(layer.output, s.sliceOutput ?? s.projected)], s.quantizedAttention, xRows: n,
-                                gemmRows: gemmRows, tiled: tiled)
-            }
-            if let widths = sliceWidths, let own = s.sliceOutput { gatherSlices(own, widths: widths.model, into: s.projected, rows: n) }
+            project(layer.output, s.quantizedAttention, rows: n, gemmRows: gemmRows, tiled: tiled)
             let ffnGemmRows = l + 1 == config.layerCount ? lastGemmRows : gemmRows
             let ffnTiled = l + 1 == config.layerCount ? lastTiled : tiled
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postAttentionNorm, weight: layer.ffnNorm) }
@@ -271,11 +267,7 @@ public final class Transformer: @unchecked Sendable {
                     }
                 }
             }
-            time(.matmul(layer.down.type)) {
-                multiplyStacked([(layer.down, s.sliceOutput ?? s.projected)], s.quantizedHidden, xRows: n,
-                                gemmRows: ffnGemmRows, tiled: ffnTiled)
-            }
-            if let widths = sliceWidths, let own = s.sliceOutput { gatherSlices(own, widths: widths.model, into: s.projected, rows: n) }
+            project(layer.down, s.quantizedHidden, rows: n, gemmRows: ffnGemmRows, tiled: ffnTiled)
             let next = i + 1 < weights.layers.count ? weights.layers[i + 1].attentionNorm : nil
             time(.norm) { addResidualAndNormalize(rows: n, residual: true, postNorm: layer.postFFNNorm, weight: next) }
             tap?("l_out-\(l)", Array(UnsafeBufferPointer(start: s.x, count: n * d)))
@@ -328,6 +320,14 @@ public final class Transformer: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// projected = W x, the product that returns to the residual stream (attention output, FFN down).
+    /// A tensor slice computes its rows of it and gathers the other slices' rows.
+    private func project(_ w: WeightMatrix, _ x: QuantizedActivations, rows n: Int, gemmRows: Int, tiled: Bool) {
+        let s = scratch
+        time(.matmul(w.type)) { multiplyStacked([(w, s.sliceOutput ?? s.projected)], x, xRows: n, gemmRows: gemmRows, tiled: tiled) }
+        if let widths = sliceWidths, let own = s.sliceOutput { gatherSlices(own, widths: widths.model, into: s.projected, rows: n) }
     }
 
     /// One region computing several products of the same activations; the region's rows are the

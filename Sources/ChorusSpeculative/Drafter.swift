@@ -35,14 +35,3 @@ func topK(_ logits: UnsafeBufferPointer<Float>, _ k: Int) -> [Int] {
     }
     return best.map(\.id)
 }
-
-/// Index of the largest logit, the first on ties (the greedy sampler's choice).
-func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
-    var best = 0
-    var bestValue = -Float.infinity
-    for (i, v) in logits.enumerated() where v > bestValue {
-        best = i
-        bestValue = v
-    }
-    return best
-}

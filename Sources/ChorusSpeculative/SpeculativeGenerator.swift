@@ -1,3 +1,4 @@
+import ChorusKernels
 import ChorusModels
 import Foundation
 
@@ -141,11 +142,11 @@ public final class SpeculativeGenerator {
             } else {
                 // Greedy walk from the root.
                 var node = 0
-                next = argmax(logits.row(0))
+                next = VectorOps.argmax(logits.row(0))
                 while let child = tree.child(of: node, token: next) {
                     accepted.append(child)
                     node = child
-                    next = argmax(logits.row(child))
+                    next = VectorOps.argmax(logits.row(child))
                 }
             }
             // Keep the accepted nodes' entries: node at row r moves from slot committed + r to committed + depth.

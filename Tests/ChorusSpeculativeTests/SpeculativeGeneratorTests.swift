@@ -37,19 +37,7 @@ import Testing
 
     /// Cache slots 0..<count must equal those of a plain causal run over `tokens[0..<count]`.
     func expectCacheMatches(_ cache: KVCache, tokens: [Int], model: Transformer) throws {
-        let reference = model.makeCache(capacity: cache.capacity)
-        _ = try model.forward(.sequence(Array(tokens[0..<cache.count]), start: 0, logits: .none), cache: reference)
-        var mismatches = 0
-        for layer in 0..<cache.layerCount {
-            for head in 0..<cache.kvHeadCount {
-                let o = cache.offset(layer: layer, head: head, slot: 0)
-                let n = cache.count * cache.headDimension
-                for i in 0..<n where cache.keys[o + i] != reference.keys[o + i] || cache.values[o + i] != reference.values[o + i] {
-                    mismatches += 1
-                }
-            }
-        }
-        #expect(mismatches == 0, "KV cache differs from plain decoding of the accepted tokens")
+        #expect(try cacheMismatches(cache, tokens: tokens, model: model) == 0, "KV cache differs from plain decoding of the accepted tokens")
     }
 
     @Test func selfDraftedChainAndTreeEqualPlainGreedy() throws {

@@ -1,3 +1,4 @@
+import ChorusKernels
 import Foundation
 
 /// Chooses tokens from logits with llama.cpp's sampler chain: repeat penalty, top-k, top-p, min-p,
@@ -73,15 +74,7 @@ public struct Sampler: Sendable {
         }
     }
 
-    public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
-        var best = 0
-        var bestValue = -Float.infinity
-        for (i, v) in logits.enumerated() where v > bestValue {
-            best = i
-            bestValue = v
-        }
-        return best
-    }
+    public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int { VectorOps.argmax(logits) }
 
     static func penalised(_ logits: UnsafeBufferPointer<Float>, history: [Int], penalty: Float, lastN: Int) -> [Candidate] {
         var candidates = logits.enumerated().map { Candidate(id: $0.offset, logit: $0.element) }

@@ -23,6 +23,8 @@ static int selected_path = -1;
 static int detect_path(void) {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avxvnni")) return 3;
     if (__builtin_cpu_supports("avxvnni")) return 2;
     return 1;
 }

@@ -108,15 +108,7 @@ static const int q4kx8_side_slot[8] = {0, 2, 4, 6, 1, 3, 5, 7};
             const __m256i S = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),          \
                                                _mm256_permute2x128_si256(h0123, h4567, 0x31));         \
             /* M of rows 0..7: madd of the mins with [row a | row b] side sums, three hadds */         \
-            const Q4KGemvSide *sb = side + b;                                                          \
-            const __m256i v0 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[0])); \
-            const __m256i v1 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[2])); \
-            const __m256i v2 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[4])); \
-            const __m256i v3 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[6])); \
-            const __m256i M = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3)); \
-            const __m256 xd = _mm256_loadu_ps(sb->xd);                                                 \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S), _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->d)), xd), acc); \
-            accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->dmin)), xd), accm); \
+            Q4KX8_GEMV_FLOAT_STEP                                                                      \
         }                                                                                              \
         float out[8];                                                                                  \
         _mm256_storeu_ps(out, _mm256_sub_ps(acc, accm));                                               \
@@ -124,43 +116,114 @@ static const int q4kx8_side_slot[8] = {0, 2, 4, 6, 1, 3, 5, 7};
     }                                                                                                  \
     static TARGET void gemv_group_##NAME(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, \
                                          size_t xstride, int nx, int nblocks, float *y, size_t ystride) { \
-        Q4KGemvSide stack[64];                                                                         \
-        Q4KGemvSide *side = nblocks <= 64 ? stack : (Q4KGemvSide *)malloc(sizeof(Q4KGemvSide) * (size_t)nblocks); \
-        if (!side) abort();                                                                            \
-        for (int j0 = 0; j0 < nx; j0 += 8) {                                                           \
-            const int jn = nx - j0 < 8 ? nx - j0 : 8;                                                  \
-            const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                       \
-            float *yj = y + (size_t)j0 * ystride;                                                      \
-            for (int b = 0; b < nblocks; b++) {                                                        \
-                for (int jj = 0; jj < 8; jj++) {                                                       \
-                    __m128i q8s = _mm_setzero_si128();                                                 \
-                    float d = 0;                                                                       \
-                    if (jj < jn) {                                                                     \
-                        const ChorusQ8KBlock *xb = xj + (size_t)jj * xstride + b;                      \
-                        q8s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb->bsums),              \
-                                             _mm_loadu_si128((const __m128i *)(xb->bsums + 8)));       \
-                        d = xb->d;                                                                     \
-                    }                                                                                  \
-                    _mm_storeu_si128((__m128i *)side[b].q8s[q4kx8_side_slot[jj]], q8s);                \
-                    side[b].xd[jj] = d;                                                                \
-                }                                                                                      \
-            }                                                                                          \
-            for (int r = 0; r < nw; r++) {                                                             \
-                const BlockQ4_K *wb = (const BlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);   \
-                switch (jn) {                                                                          \
-                case 1: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 1); break;        \
-                case 2: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 2); break;        \
-                case 3: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 3); break;        \
-                case 4: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 4); break;        \
-                case 5: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 5); break;        \
-                case 6: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 6); break;        \
-                case 7: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 7); break;        \
-                default: NAME##_tile(wb, xj, xstride, nblocks, side, yj + r, ystride, 8); break;       \
-                }                                                                                      \
+        Q4KX8_GEMV_GROUP_BODY(NAME##_tile)                                                             \
+    }
+
+// The group driver: per group of up to 8 activation rows, the side block, then every weight row.
+#define Q4KX8_GEMV_GROUP_BODY(TILE)                                                                    \
+    Q4KGemvSide stack[64];                                                                             \
+    Q4KGemvSide *side = nblocks <= 64 ? stack : (Q4KGemvSide *)malloc(sizeof(Q4KGemvSide) * (size_t)nblocks); \
+    if (!side) abort();                                                                                \
+    for (int j0 = 0; j0 < nx; j0 += 8) {                                                               \
+        const int jn = nx - j0 < 8 ? nx - j0 : 8;                                                      \
+        const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;                                           \
+        float *yj = y + (size_t)j0 * ystride;                                                          \
+        q4kx8_gather_side(xj, xstride, jn, nblocks, side);                                             \
+        for (int r = 0; r < nw; r++) {                                                                 \
+            const BlockQ4_K *wb = (const BlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);       \
+            switch (jn) {                                                                              \
+            case 1: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 1); break;                   \
+            case 2: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 2); break;                   \
+            case 3: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 3); break;                   \
+            case 4: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 4); break;                   \
+            case 5: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 5); break;                   \
+            case 6: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 6); break;                   \
+            case 7: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 7); break;                   \
+            default: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 8); break;                  \
             }                                                                                          \
         }                                                                                              \
-        if (side != stack) free(side);                                                                 \
+    }                                                                                                  \
+    if (side != stack) free(side);
+
+// The activation side of a group of `jn` rows: per super-block the sums of 32 and the scales.
+static inline TARGET_AVX2 void q4kx8_gather_side(const ChorusQ8KBlock *xj, size_t xstride, int jn, int nblocks,
+                                                 Q4KGemvSide *side) {
+    for (int b = 0; b < nblocks; b++) {
+        for (int jj = 0; jj < 8; jj++) {
+            __m128i q8s = _mm_setzero_si128();
+            float d = 0;
+            if (jj < jn) {
+                const ChorusQ8KBlock *xb = xj + (size_t)jj * xstride + b;
+                q8s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb->bsums),
+                                     _mm_loadu_si128((const __m128i *)(xb->bsums + 8)));
+                d = xb->d;
+            }
+            _mm_storeu_si128((__m128i *)side[b].q8s[q4kx8_side_slot[jj]], q8s);
+            side[b].xd[jj] = d;
+        }
     }
+}
+
+// S and M of 8 rows (lanes) to the float accumulators, exactly the scalar steps of one row.
+#define Q4KX8_GEMV_FLOAT_STEP                                                                          \
+    const Q4KGemvSide *sb = side + b;                                                                  \
+    const __m256i v0 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[0]));       \
+    const __m256i v1 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[2]));       \
+    const __m256i v2 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[4]));       \
+    const __m256i v3 = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)sb->q8s[6]));       \
+    const __m256i M = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));         \
+    const __m256 xd = _mm256_loadu_ps(sb->xd);                                                         \
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S), _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->d)), xd), acc); \
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->dmin)), xd), accm);
+
+// The same tile with 512-bit vectors: one vector holds a 64-weight chunk (low nibbles in its lower
+// half, high nibbles in its upper half), met by the row's 64 contiguous activations; the exact
+// integer lanes are folded to 256 bits before the same hadd tree.
+static inline __attribute__((always_inline)) TARGET_AVX512 void q4kx8_gemv_avx512_tile(
+    const BlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, const Q4KGemvSide *side,
+    float *y, size_t ystride, const int JN) {
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int b = 0; b < nblocks; b++) {
+        const BlockQ4_K *blk = wb + b;
+        const ChorusQ8KBlock *xr[8];
+        __m512i s5[8];
+        for (int jj = 0; jj < 8; jj++) {
+            xr[jj] = x + (size_t)(jj < JN ? jj : 0) * xstride + b;
+            s5[jj] = _mm512_setzero_si512();
+        }
+        const __m256i scales_mins = _mm256_cvtepu8_epi16(scales_mins_k4(blk->scales));
+        const __m256i mins = BOTH_HALVES(_mm256_extracti128_si256(scales_mins, 1));
+        /* int16 scales: element k of the 8 in every lane of a 256-bit half */
+        const __m512i scales = _mm512_broadcast_i32x4(_mm256_castsi256_si128(scales_mins));
+        for (int j = 0; j < 4; j++) {
+            const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j)));
+            const __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(bits, 0xFFFF0000u, bits, 4), m4);
+            const __m512i sc = _mm512_shuffle_epi8(scales, _mm512_inserti64x4(
+                _mm512_castsi256_si512(BCAST16(2 * j)), BCAST16(2 * j + 1), 1));
+            for (int jj = 0; jj < JN; jj++)
+                s5[jj] = madd_acc_512(s5[jj], _mm512_maddubs_epi16(q, _mm512_loadu_si512(xr[jj]->qs + 64 * j)), sc);
+        }
+        __m256i s[8];
+        for (int jj = 0; jj < 8; jj++)
+            s[jj] = jj < JN ? _mm256_add_epi32(_mm512_castsi512_si256(s5[jj]), _mm512_extracti64x4_epi64(s5[jj], 1))
+                            : _mm256_setzero_si256();
+        const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+        const __m256i h4567 = JN > 4 ? _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]))
+                                     : _mm256_setzero_si256();
+        const __m256i S = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                                           _mm256_permute2x128_si256(h0123, h4567, 0x31));
+        Q4KX8_GEMV_FLOAT_STEP
+    }
+    float out[8];
+    _mm256_storeu_ps(out, _mm256_sub_ps(acc, accm));
+    for (int jj = 0; jj < JN; jj++) y[(size_t)jj * ystride] = out[jj];
+}
+
+static TARGET_AVX512 void gemv_group_q4kx8_avx512(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x,
+                                                  size_t xstride, int nx, int nblocks, float *y, size_t ystride) {
+    Q4KX8_GEMV_GROUP_BODY(q4kx8_gemv_avx512_tile)
+}
 
 #define MADD_ACC madd_acc_avx2
 DEFINE_Q4KX8_GEMV(q4kx8_gemv_avx2, TARGET_AVX2)
@@ -264,7 +327,11 @@ DEFINE_Q4KX8(gemm_q4_K_x8_vnni, TARGET_VNNI)
 
 void chorus_gemm_q4_K_x8(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                          int nblocks, float *y, size_t ystride, int per64Rows) {
-    if (chorus_int8_path() == 2) gemm_q4_K_x8_vnni(w, wstride, nw, x, xstride, nx, nblocks, y, ystride, per64Rows);
+    if (chorus_int8_path() == 3 && per64Rows <= 0 && nx > 1) {
+        gemv_group_q4kx8_avx512(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+        return;
+    }
+    if (chorus_int8_path() >= 2) gemm_q4_K_x8_vnni(w, wstride, nw, x, xstride, nx, nblocks, y, ystride, per64Rows);
     else gemm_q4_K_x8_avx2(w, wstride, nw, x, xstride, nx, nblocks, y, ystride, per64Rows);
 }
 

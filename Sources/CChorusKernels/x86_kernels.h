@@ -11,6 +11,8 @@
 
 #define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TARGET_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+// AVX-512 with VNNI (path 3): the group kernels meet 64 weights per instruction instead of 32.
+#define TARGET_AVX512 __attribute__((target("avx2,fma,f16c,avxvnni,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
 // ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), as ggml's hsum_float_8.
 static inline TARGET_AVX2 float hsum8(__m256 v) {
@@ -76,6 +78,16 @@ static inline TARGET_AVX2 __m256i madd_acc_avx2(__m256i acc, __m256i p16, __m256
 // reassociate the sums, which costs one vector op per 32 weights and activation row.
 static inline TARGET_VNNI __m256i madd_acc_vnni(__m256i acc, __m256i p16, __m256i s16) {
     __asm__("%{vex%} vpdpwssd %2, %1, %0" : "+x"(acc) : "x"(p16), "x"(s16));
+    return acc;
+}
+
+// acc + int16 pairs of p16 times s16, as one EVEX vpdpwssd (inline assembly for the reason above).
+static inline TARGET_AVX512 __m512i madd_acc_512(__m512i acc, __m512i p16, __m512i s16) {
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(p16), "v"(s16));
+    return acc;
+}
+static inline TARGET_AVX512 __m512i dpbusd_acc_512(__m512i acc, __m512i u8, __m512i s8) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
     return acc;
 }
 
@@ -339,7 +351,16 @@ static inline TARGET_AVX2 __m256i bit_select(__m256i bits, int bit, char value) 
 // The exported entry point: the VNNI variant where the CPU has it (or it is selected), else AVX2.
 #define DISPATCH(NAME, XBLOCK)                                                                         \
     void chorus_gemm_##NAME GEMM_PARAMS(XBLOCK) {                                             \
-        if (chorus_int8_path() == 2) gemm_##NAME##_vnni(w, wstride, nw, x, xstride, nx, nblocks, y, ystride); \
+        if (chorus_int8_path() >= 2) gemm_##NAME##_vnni(w, wstride, nw, x, xstride, nx, nblocks, y, ystride); \
+        else gemm_##NAME##_avx2(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);                  \
+    }
+
+// As DISPATCH, with an AVX-512 variant for path 3.
+#define DISPATCH3(NAME, XBLOCK)                                                                        \
+    void chorus_gemm_##NAME GEMM_PARAMS(XBLOCK) {                                                      \
+        const int path = chorus_int8_path();                                                           \
+        if (path == 3) gemm_##NAME##_avx512(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);      \
+        else if (path == 2) gemm_##NAME##_vnni(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);   \
         else gemm_##NAME##_avx2(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);                  \
     }
 

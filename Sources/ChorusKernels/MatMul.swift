@@ -11,7 +11,7 @@ import ChorusGGUF
 public enum MatMul {
     /// Which implementation runs the int8 products.
     public enum Path: Int, Sendable, CaseIterable {
-        case swift = 0, avx2 = 1, avxVNNI = 2
+        case swift = 0, avx2 = 1, avxVNNI = 2, avx512VNNI = 3
     }
 
     /// The path in use (the best the CPU offers unless forced).
@@ -45,6 +45,11 @@ public enum MatMul {
     /// activation row streams past it.
     static let rowChunk = 16
 
+    /// From this many activation rows, Q4_K (gemv order) and Q6_K (tiled order) products put 16
+    /// activation rows in the lanes of a vector (`chorus_gemm_q4_K_lanes`), the whole row range in
+    /// one call so the rows are interleaved once.
+    static let lanesMinRows = 12
+
     /// y[j * yStride + r] for r in `rows`, j in 0..<xRows.
     ///
     /// - Parameters:
@@ -58,16 +63,23 @@ public enum MatMul {
     ///     gemm; 0 (the default) gives every row the single-row order, so the product is batch
     ///     invariant. Other matrices ignore it.
     ///   - tiled: Q6_K in the order of llama.cpp's tiled K-quant matmul, which llama.cpp takes for
-    ///     products of 8 or more activation rows (every row of such a product). Other types ignore it.
+    ///     products of 8 or more activation rows (every row of such a product), and the batch-invariant
+    ///     default: one exact integer per super-block, which the wide kernels need. `false` gives
+    ///     llama.cpp's vec_dot order (its single-row decoding). Other types ignore it.
     public static func multiply(
         _ w: WeightMatrix, _ x: QuantizedActivations, xRows: Int,
-        into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>, gemmRows: Int = 0, tiled: Bool = false
+        into y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>, gemmRows: Int = 0, tiled: Bool = true
     ) {
         precondition(w.columns == x.columns, "\(w.name): \(w.columns) columns, activations have \(x.columns)")
         if w.type == .q4_K && w.rows % 8 == 0 {
             return q4KRepacked(w, x, xRows, y, yStride, rows, gemmRows)
         }
         if w.type == .q6_K && tiled {
+            if xRows >= lanesMinRows && path == .avx512VNNI,
+               chorus_gemm_q6_K_lanes(w.row(rows.lowerBound), w.rowBytes, Int32(rows.count), x.superBlocks, x.superBlocksPerRow,
+                                      Int32(xRows), Int32(x.superBlocksPerRow), y + rows.lowerBound, yStride) != 0 {
+                return
+            }
             return superBlocks(Q6_KTiled.self, chorus_gemm_q6_K_tiled, w, x, xRows, y, yStride, rows)
         }
         switch w.type {
@@ -146,6 +158,11 @@ public enum MatMul {
         precondition(x.formats.contains(.k256), "\(w.name) (\(w.type)) reads activations in super-blocks of 256; they were not kept")
         let blocks = x.superBlocksPerRow
         let per64Rows = max(0, min(gemmRows, xRows))
+        if per64Rows == 0 && xRows >= lanesMinRows && path == .avx512VNNI,
+           chorus_gemm_q4_K_lanes(w.row(rows.lowerBound), w.rowBytes, Int32(rows.count), x.superBlocks, blocks,
+                                  Int32(xRows), Int32(blocks), y + rows.lowerBound, yStride) != 0 {
+            return
+        }
         if path != .swift {
             var r = rows.lowerBound
             while r < rows.upperBound {

@@ -88,15 +88,20 @@ public func quantizeRowQ8(_ x: UnsafePointer<Float>, into out: UnsafeMutablePoin
         let v1 = src.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         let v2 = src.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
         let v3 = src.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        let m = pointwiseMax(pointwiseMax(abs(v0), abs(v1)), pointwiseMax(abs(v2), abs(v3))).max()
+        var a = abs(v0)
+        let a1 = abs(v1), a2 = abs(v2), a3 = abs(v3)
+        a.replace(with: a1, where: a1 .> a)
+        a.replace(with: a2, where: a2 .> a)
+        a.replace(with: a3, where: a3 .> a)
+        let m = a.max()
         // As ggml's quantize_row_q8_0/q8_1: multiplier 127/max, stored scale rounded to half.
         let exact = m / 127
         let id: Float = m == 0 ? 0 : 127 / m
         let d = halfToFloat(floatToHalf(exact))
-        let q0 = SIMD8<Int32>((v0 * id).rounded(.toNearestOrEven))
-        let q1 = SIMD8<Int32>((v1 * id).rounded(.toNearestOrEven))
-        let q2 = SIMD8<Int32>((v2 * id).rounded(.toNearestOrEven))
-        let q3 = SIMD8<Int32>((v3 * id).rounded(.toNearestOrEven))
+        let q0 = roundedToInt32(v0 * id)
+        let q1 = roundedToInt32(v1 * id)
+        let q2 = roundedToInt32(v2 * id)
+        let q3 = roundedToInt32(v3 * id)
         let block = out + b
         block.pointee.d = d
         block.pointee.s = halfToFloat(floatToHalf(exact * Float((q0 &+ q1 &+ q2 &+ q3).wrappedSum())))

@@ -167,9 +167,11 @@ public final class Transformer: @unchecked Sendable {
         let localLogitRows = logitRows
         let suffix = batchRounding && !localLogitRows.isEmpty && localLogitRows == Array(n - localLogitRows.count..<n)
         let lastGemmRows = suffix ? n - localLogitRows.count % 4 : gemmRows
-        // Its tiled K-quant matmul takes products of 8 or more rows (Q6_K here).
-        let tiled = batchRounding && n >= 8
-        let lastTiled = suffix ? localLogitRows.count >= 8 : tiled
+        // Its tiled K-quant matmul takes products of 8 or more rows (Q6_K here). Batch-invariant
+        // runs give Q6_K that order at every width (one integer per super-block, which the wide
+        // kernels need).
+        let tiled = !batchRounding || n >= 8
+        let lastTiled = !batchRounding || (suffix ? localLogitRows.count >= 8 : tiled)
 
         // Token trees come one per pass (`forward(segments:)` takes causal segments only).
         var treeRows: TreeRows?
@@ -291,7 +293,7 @@ public final class Transformer: @unchecked Sendable {
                 MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
                                 into: s.logits + logitOffset * vocab, yStride: vocab, rows: range,
                                 gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0,
-                                tiled: batchRounding && logitRows.count >= 8)
+                                tiled: !batchRounding || logitRows.count >= 8)
             }
         }
         tap?("result_output", Array(UnsafeBufferPointer(start: s.logits + (logitOffset + logitRows.count - 1) * vocab, count: vocab)))

@@ -28,7 +28,8 @@ typedef struct {
     int16_t bsums[16];
 } ChorusQ8KBlock;  // 292 bytes
 
-/// Which int8 instruction path the kernels use: 0 = none (use Swift), 1 = AVX2, 2 = AVX-VNNI.
+/// Which int8 instruction path the kernels use: 0 = none (use Swift), 1 = AVX2, 2 = AVX-VNNI,
+/// 3 = AVX-512 VNNI (512-bit group kernels where they exist, AVX-VNNI elsewhere).
 int chorus_int8_path(void);
 /// Force a path (for tests and benchmarks); returns the path actually in effect.
 int chorus_set_int8_path(int path);
@@ -41,6 +42,15 @@ static inline void chorus_cpu_relax(void) {
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
+/// Q4_K (gemv order, as chorus_gemm_q4_K_x8 with per64Rows = 0) and Q6_K (tiled order, as
+/// chorus_gemm_q6_K_tiled) for many activation rows, 16 rows in the lanes of a 512-bit vector. Same
+/// bits as those kernels. Returns 0 without computing anything when the CPU lacks AVX-512 VNNI
+/// (path < 3); the caller then takes the other kernels.
+int chorus_gemm_q4_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                           int nblocks, float *y, size_t ystride);
+int chorus_gemm_q6_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                           int nblocks, float *y, size_t ystride);
+
 #endif
 }
 
@@ -80,5 +90,14 @@ void chorus_gemm_q6_K(const void *w, size_t wstride, int nw, const ChorusQ8KBloc
 /// products of 8 or more activation rows: per super-block acc = fma(d * float(S), x.d, acc).
 void chorus_gemm_q6_K_tiled(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                             int nblocks, float *y, size_t ystride);
+
+/// Q4_K (gemv order, as chorus_gemm_q4_K_x8 with per64Rows = 0) and Q6_K (tiled order, as
+/// chorus_gemm_q6_K_tiled) for many activation rows, 16 rows in the lanes of a 512-bit vector. Same
+/// bits as those kernels. Returns 0 without computing anything when the CPU lacks AVX-512 VNNI
+/// (path < 3); the caller then takes the other kernels.
+int chorus_gemm_q4_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                           int nblocks, float *y, size_t ystride);
+int chorus_gemm_q6_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                           int nblocks, float *y, size_t ystride);
 
 #endif

@@ -1,0 +1,272 @@
+// K-quant products of many activation rows (prefill, wide verification) with the rows in the lanes
+// of a 512-bit vector: 16 activation rows per vector, weights broadcast 4 bytes at a time.
+//
+// The weights stay in their GGUF layout. Per call, the activation rows are interleaved once
+// (`LanesBlock`: word k of 16 rows side by side, each byte + 128 so that it is the unsigned operand
+// of vpdpbusd) and every weight super-block is unpacked once into signed bytes per weight row;
+// then one vpdpbusd meets 4 columns of one weight row with 16 activation rows, its 4-byte weight
+// operand an embedded broadcast. The +128 comes back out exactly: dot(x + 128, w) = dot(x, w) +
+// 128 * sum(w), a weight-only integer per sub-block.
+//
+// Every integer is exact and the float steps are those of the single-row orders, element by
+// element, so each output has the bits it gets alone:
+//   Q4_K (gemv order, see gemm_q4_k.c): acc = fma(float(S), d * x.d, acc), accm = fma(float(M),
+//        dmin * x.d, accm) per super-block; result acc - accm.
+//   Q6_K (tiled order, see gemm_q6_k.c): acc = fma(d * float(S), x.d, acc) per super-block.
+#include "x86_kernels.h"
+
+#if defined(__x86_64__)
+
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } LanesBlockQ4_K;
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } LanesBlockQ6_K;
+
+/// One super-block of 16 interleaved activation rows.
+typedef struct {
+    int32_t xq[64][16];   // word k (bytes 4k..4k+3) of each row, bytes + 128
+    int32_t bs32[4][16];  // Q4_K mins: (sum of sub-block 2p) | (sum of sub-block 2p+1) << 16, as int16 pairs
+    float xd[16];
+} LanesBlock;             // 4416 bytes
+
+/// One weight row's super-block, unpacked: signed bytes in column order, the sub-block scales and
+/// the weight-only integers.
+typedef struct {
+    int8_t q[256];
+    int32_t scale[16];    // per sub-block (Q4_K: 8 of 32 columns; Q6_K: 16 of 16 columns)
+    int32_t corr;         // 128 * sum over sub-blocks of scale * (sum of the sub-block's weights)
+    int32_t minpair[4];   // Q4_K: min 2p | min 2p+1 << 16
+    float d, dmin;
+} LanesWeights;
+
+static inline LanesBlock *lanes_x_buffer(size_t count) {
+    static __thread LanesBlock *buffer;
+    static __thread size_t capacity;
+    if (count > capacity) {
+        free(buffer);
+        capacity = count + 16;
+        buffer = (LanesBlock *)aligned_alloc(64, capacity * sizeof(LanesBlock));
+        if (!buffer) abort();
+    }
+    return buffer;
+}
+
+static inline LanesWeights *lanes_w_buffer(size_t count) {
+    static __thread LanesWeights *buffer;
+    static __thread size_t capacity;
+    if (count > capacity) {
+        free(buffer);
+        capacity = count + 16;
+        buffer = (LanesWeights *)aligned_alloc(64, capacity * sizeof(LanesWeights));
+        if (!buffer) abort();
+    }
+    return buffer;
+}
+
+/// Rows j0..j0+jn-1 of x into `out[b]` for every super-block (missing rows as zeros).
+static TARGET_AVX512 void lanes_interleave(const ChorusQ8KBlock *x, size_t xstride, int jn, int nblocks, LanesBlock *out) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i words = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(16));
+    for (int b = 0; b < nblocks; b++) {
+        LanesBlock *o = out + b;
+        for (int l = 0; l < 16; l++) {
+            if (l < jn) {
+                const ChorusQ8KBlock *xb = x + (size_t)l * xstride + b;
+                for (int c = 0; c < 4; c++) {
+                    const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(xb->qs + 64 * c), flip);
+                    _mm512_i32scatter_epi32(&o->xq[16 * c][l], words, v, 4);
+                }
+                for (int p = 0; p < 4; p++) {
+                    const int lo = xb->bsums[4 * p] + xb->bsums[4 * p + 1];
+                    const int hi = xb->bsums[4 * p + 2] + xb->bsums[4 * p + 3];
+                    o->bs32[p][l] = (int32_t)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16));
+                }
+                o->xd[l] = xb->d;
+            } else {
+                for (int k = 0; k < 64; k++) o->xq[k][l] = (int32_t)0x80808080u;
+                for (int p = 0; p < 4; p++) o->bs32[p][l] = 0;
+                o->xd[l] = 0;
+            }
+        }
+    }
+}
+
+/// Sum of each 32-byte run of `v` (signed bytes) as an int: via vpsadbw on bytes + 128.
+static inline TARGET_AVX512 int32_t lanes_sum_s8(__m256i v) {
+    const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+    return (int32_t)hsum_epi32(sad) - 128 * 32;
+}
+
+static TARGET_AVX512 void lanes_unpack_q4_K(const LanesBlockQ4_K *blk, LanesWeights *o) {
+    const __m128i sm = scales_mins_k4(blk->scales);
+    uint8_t smb[16];
+    _mm_storeu_si128((__m128i *)smb, sm);
+    int32_t corr = 0;
+    for (int j = 0; j < 4; j++) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));
+        const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0x0F));
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0x0F));
+        _mm256_storeu_si256((__m256i *)(o->q + 64 * j), lo);
+        _mm256_storeu_si256((__m256i *)(o->q + 64 * j + 32), hi);
+        corr += smb[2 * j] * lanes_sum_s8(lo) + smb[2 * j + 1] * lanes_sum_s8(hi);
+    }
+    for (int s = 0; s < 8; s++) o->scale[s] = smb[s];
+    for (int p = 0; p < 4; p++) o->minpair[p] = (int32_t)((uint32_t)smb[8 + 2 * p] | ((uint32_t)smb[9 + 2 * p] << 16));
+    o->corr = 128 * corr;
+    o->d = f16_to_f32(blk->d);
+    o->dmin = f16_to_f32(blk->dmin);
+}
+
+static TARGET_AVX512 void lanes_unpack_q6_K(const LanesBlockQ6_K *blk, LanesWeights *o) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+    int32_t corr = 0;
+    for (int h = 0; h < 2; h++) {
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(blk->ql + 64 * h));
+        const __m256i l2 = _mm256_loadu_si256((const __m256i *)(blk->ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(blk->qh + 32 * h));
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l2, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
+        for (int k = 0; k < 4; k++) {
+            const __m256i w = _mm256_sub_epi8(q[k], m32);   // q - 32, signed
+            const int c = 4 * h + k;                        // 32-column chunk
+            _mm256_storeu_si256((__m256i *)(o->q + 32 * c), w);
+            // the two 16-column sub-blocks of the chunk
+            const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+            int64_t part[4];
+            _mm256_storeu_si256((__m256i *)part, sad);
+            const int32_t s0 = (int32_t)(part[0] + part[1]) - 128 * 16, s1 = (int32_t)(part[2] + part[3]) - 128 * 16;
+            corr += blk->scales[2 * c] * s0 + blk->scales[2 * c + 1] * s1;
+        }
+    }
+    for (int s = 0; s < 16; s++) o->scale[s] = blk->scales[s];
+    o->corr = 128 * corr;
+    o->d = f16_to_f32(blk->d);
+    o->dmin = 0;
+}
+
+/// RW weight rows (unpacked: `wu[i * nblocks + b]`) against one group of 16 activation rows.
+/// SUB = columns per sub-block (32 for Q4_K, 16 for Q6_K).
+static inline __attribute__((always_inline)) TARGET_AVX512 void lanes_tile(
+    const LanesWeights *wu, int nblocks, const LanesBlock *xl, float *y, size_t ystride, int jn,
+    const int RW, const int SUB, const int Q4K) {
+    __m512 acc[4], accm[4];
+    for (int i = 0; i < RW; i++) { acc[i] = _mm512_setzero_ps(); accm[i] = _mm512_setzero_ps(); }
+    for (int b = 0; b < nblocks; b++) {
+        const LanesBlock *xb = xl + b;
+        const LanesWeights *wb[4];
+        __m512i S[4];
+        for (int i = 0; i < RW; i++) { wb[i] = wu + (size_t)i * nblocks + b; S[i] = _mm512_set1_epi32(-wb[i]->corr); }
+        for (int s = 0; s < 256 / SUB; s++) {
+            __m512i a[4];
+            for (int i = 0; i < RW; i++) a[i] = _mm512_setzero_si512();
+            for (int k = 0; k < SUB / 4; k++) {
+                const int word = s * (SUB / 4) + k;
+                const __m512i xa = _mm512_load_si512(xb->xq[word]);
+                for (int i = 0; i < RW; i++) {
+                    int32_t wq;
+                    __builtin_memcpy(&wq, wb[i]->q + 4 * word, 4);
+                    a[i] = _mm512_dpbusd_epi32(a[i], xa, _mm512_set1_epi32(wq));
+                }
+            }
+            for (int i = 0; i < RW; i++) S[i] = _mm512_add_epi32(S[i], _mm512_mullo_epi32(a[i], _mm512_set1_epi32(wb[i]->scale[s])));
+        }
+        const __m512 xd = _mm512_load_ps(xb->xd);
+        for (int i = 0; i < RW; i++) {
+            if (Q4K) {
+                __m512i M = _mm512_madd_epi16(_mm512_set1_epi32(wb[i]->minpair[0]), _mm512_load_si512(xb->bs32[0]));
+                for (int p = 1; p < 4; p++)
+                    M = _mm512_add_epi32(M, _mm512_madd_epi16(_mm512_set1_epi32(wb[i]->minpair[p]), _mm512_load_si512(xb->bs32[p])));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), _mm512_mul_ps(_mm512_set1_ps(wb[i]->d), xd), acc[i]);
+                accm[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), _mm512_mul_ps(_mm512_set1_ps(wb[i]->dmin), xd), accm[i]);
+            } else {
+                acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(wb[i]->d), _mm512_cvtepi32_ps(S[i])), xd, acc[i]);
+            }
+        }
+    }
+    for (int i = 0; i < RW; i++) {
+        float out[16];
+        _mm512_storeu_ps(out, Q4K ? _mm512_sub_ps(acc[i], accm[i]) : acc[i]);
+        for (int l = 0; l < jn; l++) y[(size_t)l * ystride + i] = out[l];
+    }
+}
+
+#define LANES_RW 4
+#define LANES_CHUNK_BYTES (384 * 1024)
+#ifndef LANES_AHEAD
+#define LANES_AHEAD 2   // tiles of weight rows prefetched ahead
+#endif
+
+#define DEFINE_LANES(NAME, BLOCK, UNPACK, SUB, Q4K)                                                    \
+    static TARGET_AVX512 void NAME(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x,      \
+                                   size_t xstride, int nx, int nblocks, float *y, size_t ystride) {    \
+        const int groups = (nx + 15) / 16;                                                             \
+        LanesBlock *xl = lanes_x_buffer((size_t)groups * nblocks);                                     \
+        for (int g = 0; g < groups; g++)                                                               \
+            lanes_interleave(x + (size_t)16 * g * xstride, xstride, nx - 16 * g < 16 ? nx - 16 * g : 16, \
+                             nblocks, xl + (size_t)g * nblocks);                                       \
+        LanesWeights *wu = lanes_w_buffer((size_t)LANES_RW * nblocks);                                 \
+        int chunk = (int)(LANES_CHUNK_BYTES / ((size_t)nblocks * sizeof(LanesBlock)));                 \
+        if (chunk < 1) chunk = 1;                                                                      \
+        for (int g0 = 0; g0 < groups; g0 += chunk) {                                                   \
+            const int g1 = g0 + chunk < groups ? g0 + chunk : groups;                                  \
+            for (int r = 0; r < nw; r += LANES_RW) {                                                   \
+                const int rw = nw - r < LANES_RW ? nw - r : LANES_RW;                                  \
+                for (int i = 0; i < rw; i++) {                                                         \
+                    const BLOCK *row = (const BLOCK *)((const uint8_t *)w + (size_t)(r + i) * wstride); \
+                    for (int b = 0; b < nblocks; b++) UNPACK(row + b, wu + (size_t)i * nblocks + b);   \
+                }                                                                                      \
+                /* the next tile's weights, so that they stream in while this one computes */           \
+                if (r + LANES_AHEAD * LANES_RW < nw) {                                                 \
+                    const char *next = (const char *)w + (size_t)(r + LANES_AHEAD * LANES_RW) * wstride; \
+                    const int left = nw - r - LANES_AHEAD * LANES_RW;                                  \
+                    const size_t bytes = (size_t)(left < LANES_RW ? left : LANES_RW) * wstride;        \
+                    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0); \
+                }                                                                                      \
+                for (int g = g0; g < g1; g++) {                                                        \
+                    const int jn = nx - 16 * g < 16 ? nx - 16 * g : 16;                                \
+                    const LanesBlock *xg = xl + (size_t)g * nblocks;                                   \
+                    float *yg = y + (size_t)16 * g * ystride + r;                                      \
+                    switch (rw) {                                                                      \
+                    case 1: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 1, SUB, Q4K); break;          \
+                    case 2: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 2, SUB, Q4K); break;          \
+                    case 3: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 3, SUB, Q4K); break;          \
+                    default: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 4, SUB, Q4K); break;         \
+                    }                                                                                  \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+DEFINE_LANES(lanes_q4_K, LanesBlockQ4_K, lanes_unpack_q4_K, 32, 1)
+DEFINE_LANES(lanes_q6_K, LanesBlockQ6_K, lanes_unpack_q6_K, 16, 0)
+
+int chorus_gemm_q4_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                           int nblocks, float *y, size_t ystride) {
+    if (chorus_int8_path() < 3) return 0;
+    lanes_q4_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    return 1;
+}
+
+int chorus_gemm_q6_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
+                           int nblocks, float *y, size_t ystride) {
+    if (chorus_int8_path() < 3) return 0;
+    lanes_q6_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    return 1;
+}
+
+#else
+int chorus_gemm_q4_K_lanes(const void *w, size_t a, int b, const ChorusQ8KBlock *x, size_t c, int d, int e, float *y,
+                           size_t f) {
+    (void)w; (void)a; (void)b; (void)x; (void)c; (void)d; (void)e; (void)y; (void)f;
+    return 0;
+}
+int chorus_gemm_q6_K_lanes(const void *w, size_t a, int b, const ChorusQ8KBlock *x, size_t c, int d, int e, float *y,
+                           size_t f) {
+    (void)w; (void)a; (void)b; (void)x; (void)c; (void)d; (void)e; (void)y; (void)f;
+    return 0;
+}
+#endif

@@ -37,13 +37,22 @@ typedef struct {
     float d, dmin;
 } LanesWeights;
 
-static inline LanesBlock *lanes_x_buffer(size_t count) {
-    static __thread LanesBlock *buffer;
+/// The same for 8 rows (256-bit vectors, AVX-VNNI): products of 5 to 11 rows, or any width on CPUs
+/// without AVX-512.
+typedef struct {
+    int32_t xq[64][8];
+    int32_t bs32[4][8];
+    float xd[8];
+} LanesBlock8;            // 2208 bytes
+
+/// A growable per-thread buffer of `bytes` (never shrunk).
+static inline void *lanes_x_buffer(size_t bytes) {
+    static __thread void *buffer;
     static __thread size_t capacity;
-    if (count > capacity) {
+    if (bytes > capacity) {
         free(buffer);
-        capacity = count + 16;
-        buffer = (LanesBlock *)aligned_alloc(64, capacity * sizeof(LanesBlock));
+        capacity = (bytes + 4095) / 4096 * 4096;
+        buffer = aligned_alloc(64, capacity);
         if (!buffer) abort();
     }
     return buffer;
@@ -61,7 +70,8 @@ static inline LanesWeights *lanes_w_buffer(size_t count) {
     return buffer;
 }
 
-/// Rows j0..j0+jn-1 of x into `out[b]` for every super-block (missing rows as zeros).
+/// Rows j0..j0+jn-1 of x into `out[b]` for every super-block (missing rows as zeros): each row's
+/// 64-byte runs scattered a word per lane.
 static TARGET_AVX512 void lanes_interleave(const ChorusQ8KBlock *x, size_t xstride, int jn, int nblocks, LanesBlock *out) {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     const __m512i words = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -90,13 +100,40 @@ static TARGET_AVX512 void lanes_interleave(const ChorusQ8KBlock *x, size_t xstri
     }
 }
 
+/// Rows j0..j0+jn-1 of x into 8 lanes (scalar copies; the products dwarf them).
+static void lanes8_interleave(const ChorusQ8KBlock *x, size_t xstride, int jn, int nblocks, LanesBlock8 *out) {
+    for (int b = 0; b < nblocks; b++) {
+        LanesBlock8 *o = out + b;
+        for (int l = 0; l < 8; l++) {
+            if (l < jn) {
+                const ChorusQ8KBlock *xb = x + (size_t)l * xstride + b;
+                for (int k = 0; k < 64; k++) {
+                    uint32_t word;
+                    __builtin_memcpy(&word, xb->qs + 4 * k, 4);
+                    o->xq[k][l] = (int32_t)(word ^ 0x80808080u);
+                }
+                for (int p = 0; p < 4; p++) {
+                    const int lo = xb->bsums[4 * p] + xb->bsums[4 * p + 1];
+                    const int hi = xb->bsums[4 * p + 2] + xb->bsums[4 * p + 3];
+                    o->bs32[p][l] = (int32_t)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16));
+                }
+                o->xd[l] = xb->d;
+            } else {
+                for (int k = 0; k < 64; k++) o->xq[k][l] = (int32_t)0x80808080u;
+                for (int p = 0; p < 4; p++) o->bs32[p][l] = 0;
+                o->xd[l] = 0;
+            }
+        }
+    }
+}
+
 /// Sum of each 32-byte run of `v` (signed bytes) as an int: via vpsadbw on bytes + 128.
-static inline TARGET_AVX512 int32_t lanes_sum_s8(__m256i v) {
+static inline TARGET_AVX2 int32_t lanes_sum_s8(__m256i v) {
     const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
     return (int32_t)hsum_epi32(sad) - 128 * 32;
 }
 
-static TARGET_AVX512 void lanes_unpack_q4_K(const LanesBlockQ4_K *blk, LanesWeights *o) {
+static inline TARGET_AVX2 void lanes_unpack_q4_K(const LanesBlockQ4_K *blk, LanesWeights *o) {
     const __m128i sm = scales_mins_k4(blk->scales);
     uint8_t smb[16];
     _mm_storeu_si128((__m128i *)smb, sm);
@@ -116,7 +153,7 @@ static TARGET_AVX512 void lanes_unpack_q4_K(const LanesBlockQ4_K *blk, LanesWeig
     o->dmin = f16_to_f32(blk->dmin);
 }
 
-static TARGET_AVX512 void lanes_unpack_q6_K(const LanesBlockQ6_K *blk, LanesWeights *o) {
+static inline TARGET_AVX2 void lanes_unpack_q6_K(const LanesBlockQ6_K *blk, LanesWeights *o) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
     int32_t corr = 0;
     for (int h = 0; h < 2; h++) {
@@ -194,22 +231,69 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void lanes_tile(
     }
 }
 
+/// `lanes_tile` with 8 activation rows per 256-bit vector (VEX vpdpbusd: the weight word is
+/// broadcast by its own instruction).
+static inline __attribute__((always_inline)) TARGET_VNNI void lanes8_tile(
+    const LanesWeights *wu, int nblocks, const LanesBlock8 *xl, float *y, size_t ystride, int jn,
+    const int RW, const int SUB, const int Q4K) {
+    __m256 acc[4], accm[4];
+    for (int i = 0; i < RW; i++) { acc[i] = _mm256_setzero_ps(); accm[i] = _mm256_setzero_ps(); }
+    for (int b = 0; b < nblocks; b++) {
+        const LanesBlock8 *xb = xl + b;
+        const LanesWeights *wb[4];
+        __m256i S[4];
+        for (int i = 0; i < RW; i++) { wb[i] = wu + (size_t)i * nblocks + b; S[i] = _mm256_set1_epi32(-wb[i]->corr); }
+        for (int s = 0; s < 256 / SUB; s++) {
+            __m256i a[4];
+            for (int i = 0; i < RW; i++) a[i] = _mm256_setzero_si256();
+            for (int k = 0; k < SUB / 4; k++) {
+                const int word = s * (SUB / 4) + k;
+                const __m256i xa = _mm256_load_si256((const __m256i *)xb->xq[word]);
+                for (int i = 0; i < RW; i++) {
+                    int32_t wq;
+                    __builtin_memcpy(&wq, wb[i]->q + 4 * word, 4);
+                    a[i] = _mm256_dpbusd_avx_epi32(a[i], xa, _mm256_set1_epi32(wq));
+                }
+            }
+            for (int i = 0; i < RW; i++) S[i] = _mm256_add_epi32(S[i], _mm256_mullo_epi32(a[i], _mm256_set1_epi32(wb[i]->scale[s])));
+        }
+        const __m256 xd = _mm256_load_ps(xb->xd);
+        for (int i = 0; i < RW; i++) {
+            if (Q4K) {
+                __m256i M = _mm256_madd_epi16(_mm256_set1_epi32(wb[i]->minpair[0]), _mm256_load_si256((const __m256i *)xb->bs32[0]));
+                for (int p = 1; p < 4; p++)
+                    M = _mm256_add_epi32(M, _mm256_madd_epi16(_mm256_set1_epi32(wb[i]->minpair[p]),
+                                                              _mm256_load_si256((const __m256i *)xb->bs32[p])));
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(_mm256_set1_ps(wb[i]->d), xd), acc[i]);
+                accm[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(_mm256_set1_ps(wb[i]->dmin), xd), accm[i]);
+            } else {
+                acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(wb[i]->d), _mm256_cvtepi32_ps(S[i])), xd, acc[i]);
+            }
+        }
+    }
+    for (int i = 0; i < RW; i++) {
+        float out[8];
+        _mm256_storeu_ps(out, Q4K ? _mm256_sub_ps(acc[i], accm[i]) : acc[i]);
+        for (int l = 0; l < jn; l++) y[(size_t)l * ystride + i] = out[l];
+    }
+}
+
 #define LANES_RW 4
 #define LANES_CHUNK_BYTES (384 * 1024)
 #ifndef LANES_AHEAD
 #define LANES_AHEAD 2   // tiles of weight rows prefetched ahead
 #endif
 
-#define DEFINE_LANES(NAME, BLOCK, UNPACK, SUB, Q4K)                                                    \
-    static TARGET_AVX512 void NAME(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x,      \
+#define DEFINE_LANES(NAME, TARGET, L, XBLOCK, INTERLEAVE, TILE, BLOCK, UNPACK, SUB, Q4K)               \
+    static TARGET void NAME(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x,      \
                                    size_t xstride, int nx, int nblocks, float *y, size_t ystride) {    \
-        const int groups = (nx + 15) / 16;                                                             \
-        LanesBlock *xl = lanes_x_buffer((size_t)groups * nblocks);                                     \
+        const int groups = (nx + L - 1) / L;                                                           \
+        XBLOCK *xl = (XBLOCK *)lanes_x_buffer((size_t)groups * nblocks * sizeof(XBLOCK));              \
         for (int g = 0; g < groups; g++)                                                               \
-            lanes_interleave(x + (size_t)16 * g * xstride, xstride, nx - 16 * g < 16 ? nx - 16 * g : 16, \
-                             nblocks, xl + (size_t)g * nblocks);                                       \
+            INTERLEAVE(x + (size_t)L * g * xstride, xstride, nx - L * g < L ? nx - L * g : L,          \
+                       nblocks, xl + (size_t)g * nblocks);                                             \
         LanesWeights *wu = lanes_w_buffer((size_t)LANES_RW * nblocks);                                 \
-        int chunk = (int)(LANES_CHUNK_BYTES / ((size_t)nblocks * sizeof(LanesBlock)));                 \
+        int chunk = (int)(LANES_CHUNK_BYTES / ((size_t)nblocks * sizeof(XBLOCK)));                 \
         if (chunk < 1) chunk = 1;                                                                      \
         for (int g0 = 0; g0 < groups; g0 += chunk) {                                                   \
             const int g1 = g0 + chunk < groups ? g0 + chunk : groups;                                  \
@@ -227,34 +311,43 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void lanes_tile(
                     for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0); \
                 }                                                                                      \
                 for (int g = g0; g < g1; g++) {                                                        \
-                    const int jn = nx - 16 * g < 16 ? nx - 16 * g : 16;                                \
-                    const LanesBlock *xg = xl + (size_t)g * nblocks;                                   \
-                    float *yg = y + (size_t)16 * g * ystride + r;                                      \
+                    const int jn = nx - L * g < L ? nx - L * g : L;                                    \
+                    const XBLOCK *xg = xl + (size_t)g * nblocks;                                       \
+                    float *yg = y + (size_t)L * g * ystride + r;                                       \
                     switch (rw) {                                                                      \
-                    case 1: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 1, SUB, Q4K); break;          \
-                    case 2: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 2, SUB, Q4K); break;          \
-                    case 3: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 3, SUB, Q4K); break;          \
-                    default: lanes_tile(wu, nblocks, xg, yg, ystride, jn, 4, SUB, Q4K); break;         \
+                    case 1: TILE(wu, nblocks, xg, yg, ystride, jn, 1, SUB, Q4K); break;          \
+                    case 2: TILE(wu, nblocks, xg, yg, ystride, jn, 2, SUB, Q4K); break;          \
+                    case 3: TILE(wu, nblocks, xg, yg, ystride, jn, 3, SUB, Q4K); break;          \
+                    default: TILE(wu, nblocks, xg, yg, ystride, jn, 4, SUB, Q4K); break;         \
                     }                                                                                  \
                 }                                                                                      \
             }                                                                                          \
         }                                                                                              \
     }
 
-DEFINE_LANES(lanes_q4_K, LanesBlockQ4_K, lanes_unpack_q4_K, 32, 1)
-DEFINE_LANES(lanes_q6_K, LanesBlockQ6_K, lanes_unpack_q6_K, 16, 0)
+DEFINE_LANES(lanes_q4_K, TARGET_AVX512, 16, LanesBlock, lanes_interleave, lanes_tile, LanesBlockQ4_K, lanes_unpack_q4_K, 32, 1)
+DEFINE_LANES(lanes_q6_K, TARGET_AVX512, 16, LanesBlock, lanes_interleave, lanes_tile, LanesBlockQ6_K, lanes_unpack_q6_K, 16, 0)
+DEFINE_LANES(lanes8_q4_K, TARGET_VNNI, 8, LanesBlock8, lanes8_interleave, lanes8_tile, LanesBlockQ4_K, lanes_unpack_q4_K, 32, 1)
+DEFINE_LANES(lanes8_q6_K, TARGET_VNNI, 8, LanesBlock8, lanes8_interleave, lanes8_tile, LanesBlockQ6_K, lanes_unpack_q6_K, 16, 0)
+
+// 16 lanes from 12 rows on AVX-512; 8 lanes below that, and at every width on AVX-VNNI alone.
+#define LANES16_MIN_ROWS 12
 
 int chorus_gemm_q4_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                            int nblocks, float *y, size_t ystride) {
-    if (chorus_int8_path() < 3) return 0;
-    lanes_q4_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    const int path = chorus_int8_path();
+    if (path == 3 && nx >= LANES16_MIN_ROWS) lanes_q4_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    else if (path >= 2) lanes8_q4_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    else return 0;
     return 1;
 }
 
 int chorus_gemm_q6_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
                            int nblocks, float *y, size_t ystride) {
-    if (chorus_int8_path() < 3) return 0;
-    lanes_q6_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    const int path = chorus_int8_path();
+    if (path == 3 && nx >= LANES16_MIN_ROWS) lanes_q6_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    else if (path >= 2) lanes8_q6_K(w, wstride, nw, x, xstride, nx, nblocks, y, ystride);
+    else return 0;
     return 1;
 }
 

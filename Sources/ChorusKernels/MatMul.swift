@@ -45,10 +45,14 @@ public enum MatMul {
     /// activation row streams past it.
     static let rowChunk = 16
 
-    /// From this many activation rows, Q4_K (gemv order) and Q6_K (tiled order) products put 16
+    /// From this many activation rows, Q4_K (gemv order) and Q6_K (tiled order) products put 8 or 16
     /// activation rows in the lanes of a vector (`chorus_gemm_q4_K_lanes`), the whole row range in
-    /// one call so the rows are interleaved once.
-    static let lanesMinRows = 12
+    /// one call so the rows are interleaved once. Measured on one thread, 1536 x 1536: on AVX-VNNI the
+    /// 8-lane kernel ties the row groups at 8 rows and wins above (Q4_K 16 rows 299 us against 358);
+    /// on AVX-512 the 512-bit Q4_K groups stay ahead up to 11 rows (144 us at 8 against 175).
+    static func lanesMinRows(_ type: GGMLType) -> Int {
+        path == .avx512VNNI && type == .q4_K ? 12 : 8
+    }
 
     /// y[j * yStride + r] for r in `rows`, j in 0..<xRows.
     ///
@@ -75,7 +79,7 @@ public enum MatMul {
             return q4KRepacked(w, x, xRows, y, yStride, rows, gemmRows)
         }
         if w.type == .q6_K && tiled {
-            if xRows >= lanesMinRows && path == .avx512VNNI,
+            if xRows >= lanesMinRows(.q6_K),
                chorus_gemm_q6_K_lanes(w.row(rows.lowerBound), w.rowBytes, Int32(rows.count), x.superBlocks, x.superBlocksPerRow,
                                       Int32(xRows), Int32(x.superBlocksPerRow), y + rows.lowerBound, yStride) != 0 {
                 return
@@ -158,7 +162,7 @@ public enum MatMul {
         precondition(x.formats.contains(.k256), "\(w.name) (\(w.type)) reads activations in super-blocks of 256; they were not kept")
         let blocks = x.superBlocksPerRow
         let per64Rows = max(0, min(gemmRows, xRows))
-        if per64Rows == 0 && xRows >= lanesMinRows && path == .avx512VNNI,
+        if per64Rows == 0 && xRows >= lanesMinRows(.q4_K),
            chorus_gemm_q4_K_lanes(w.row(rows.lowerBound), w.rowBytes, Int32(rows.count), x.superBlocks, blocks,
                                   Int32(xRows), Int32(blocks), y + rows.lowerBound, yStride) != 0 {
             return

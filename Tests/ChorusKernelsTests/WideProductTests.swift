@@ -3,7 +3,7 @@ import ChorusKernels
 import Testing
 
 /// Wide products (prefill, wide verification) of Q4_K and Q6_K put 16 activation rows in the lanes
-/// of a vector on AVX-512 (`chorus_gemm_q4_K_lanes`), with the rows interleaved once per call and
+/// of a vector on AVX-512 and 8 rows on AVX-VNNI (`chorus_gemm_q4_K_lanes`), with the rows interleaved once per call and
 /// the weight rows taken 4 at a time. Each row must still get exactly its single-row bits, in every
 /// group of 16, in a partial last group, with the weight rows split anywhere and the columns long
 /// enough that the rows are walked in several chunks.
@@ -19,7 +19,7 @@ extension MatMulPathTests {
         MatMul.setPath(original)
         let batch = test.activations()
         forEachPath { path in
-            for width in [12, 16, 17, 31, widest] {
+            for width in [5, 8, 9, 11, 12, 16, 17, 31, widest] {
                 let y = test.product(batch, xRows: width, splits: [5, 7], tiled: tiled)
                 for j in 0..<width {
                     #expect(Array(y[j * rows..<(j + 1) * rows]).map(\.bitPattern) == alone[j].map(\.bitPattern),

@@ -49,9 +49,10 @@ public enum MatMul {
     /// activation rows in the lanes of a vector (`chorus_gemm_q4_K_lanes`), the whole row range in
     /// one call so the rows are interleaved once. Measured on one thread, 1536 x 1536: on AVX-VNNI the
     /// 8-lane kernel ties the row groups at 8 rows and wins above (Q4_K 16 rows 299 us against 358);
-    /// on AVX-512 the 512-bit Q4_K groups stay ahead up to 11 rows (144 us at 8 against 175).
+    /// on AVX-512 the 512-bit row groups stay ahead up to 11 rows (at 8 rows Q4_K 136 us against 175,
+    /// Q6_K about 120 against 200).
     static func lanesMinRows(_ type: GGMLType) -> Int {
-        path == .avx512VNNI && type == .q4_K ? 12 : 8
+        path == .avx512VNNI ? 12 : 8
     }
 
     /// y[j * yStride + r] for r in `rows`, j in 0..<xRows.

@@ -5,8 +5,9 @@ import ChorusModels
 /// root last, one causal batch), then expands the tree level by level: the top-b tokens of each
 /// node become its children, where b is the number of children the shape's template gives it. Levels past the
 /// root are evaluated one row at a time while the tree is still a chain, then as tree batches over
-/// the drafted nodes past the chain; all of it is written past the accepted prefix and trimmed off
-/// after drafting, so the cache always holds the accepted context only.
+/// the drafted nodes past the chain, all of it past the accepted prefix. The chain's entries stay
+/// (`cachedTokens` names them) and the next round rolls back to the part the target accepted, so
+/// accepted draft tokens are never evaluated twice; the tree batches are trimmed off.
 public final class ModelDrafter: Drafter {
     public let model: Transformer
     public let cache: KVCache
@@ -99,8 +100,11 @@ public final class ModelDrafter: Drafter {
             }
             level = expanding
         }
-        // Forget the drafted nodes: the cache holds the accepted context only.
-        cache.trim(to: committed)
+        // Keep the chain's entries (decoded causally, exactly what a later round would compute for
+        // them): the next round finds how many were accepted by its common prefix and evaluates only
+        // the rest. Tree-batch nodes past the chain are forgotten.
+        cache.trim(to: committed + chained)
+        if chained > 0 { cached.append(contentsOf: tree.tokens[1...chained]) }
         return tree
     }
 }

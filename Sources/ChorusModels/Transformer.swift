@@ -49,6 +49,18 @@ public final class Transformer: @unchecked Sendable {
     /// Off is Chorus's contract (batch invariance, which speculative decoding and batched serving
     /// rely on); on reproduces llama.cpp's logits bit for bit (`--llama-cpp-rounding`).
     public var llamaCppBatchRounding = false
+
+    /// The vocabulary ids whose logits the output head computes (the others are -infinity); nil:
+    /// all. A draft model restricted to its frequent tokens reads a fraction of its output head,
+    /// which is a quarter of a small model's weights (`ModelDrafter`); verification keeps the
+    /// output exact whatever the drafter proposes.
+    public var headVocabulary: [Range<Int>]? {
+        didSet {
+            if let ids = headVocabulary {
+                precondition(ids.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= config.vocabularySize }, "head ids out of range")
+            }
+        }
+    }
     /// The part of the model this instance runs (pipeline stage, tensor-parallel slice).
     public let part: ModelPart
     /// Gathers equal-sized float buffers from every tensor-parallel slice: `receive` gets each
@@ -289,11 +301,24 @@ public final class Transformer: @unchecked Sendable {
             tap("result_norm", Array(UnsafeBufferPointer(start: s.normed + (logitRows.count - 1) * d, count: d)))
         }
         time(.matmul(weights.output.type)) {
-            pool.run(vocab, under: plan, op: .linear, grain: 64) { range, _ in
-                MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
-                                into: s.logits + logitOffset * vocab, yStride: vocab, rows: range,
-                                gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0,
-                                tiled: !batchRounding || logitRows.count >= 8)
+            let ranges = headVocabulary ?? [0..<vocab]
+            if headVocabulary != nil {
+                UnsafeMutableBufferPointer(start: s.logits + logitOffset * vocab, count: logitRows.count * vocab).update(repeating: -.infinity)
+            }
+            let total = ranges.reduce(0) { $0 + $1.count }
+            pool.run(total, under: plan, op: .linear, grain: 64) { range, _ in
+                var offset = 0
+                for ids in ranges {
+                    let lo = max(range.lowerBound, offset), hi = min(range.upperBound, offset + ids.count)
+                    if lo < hi {
+                        MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
+                                        into: s.logits + logitOffset * vocab, yStride: vocab,
+                                        rows: (ids.lowerBound + lo - offset)..<(ids.lowerBound + hi - offset),
+                                        gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0,
+                                        tiled: !batchRounding || logitRows.count >= 8)
+                    }
+                    offset += ids.count
+                }
             }
         }
         tap?("result_output", Array(UnsafeBufferPointer(start: s.logits + (logitOffset + logitRows.count - 1) * vocab, count: vocab)))

@@ -10,9 +10,16 @@ public protocol Drafter: AnyObject {
     /// `policy` is the target's sampling policy, which a model drafter applies to its own logits.
     func draft<R: RandomNumberGenerator>(context: [Int], shape: TreeShape, limit: Int, policy: any TokenPolicy,
                                          random: inout R) throws -> DraftTree
+
+    /// Take in the prompt before decoding starts (`tokens`: every prompt token but the last), so
+    /// that its cost counts as prompt processing, as the target's own prefill does, and the first
+    /// round drafts at once. Drafters without state do nothing.
+    func prefill(_ tokens: [Int]) throws
 }
 
 extension Drafter {
+    public func prefill(_ tokens: [Int]) throws {}
+
     /// Deterministic proposals (one-hot q): lossless for any drafter whose tree does not depend on
     /// the verification's randomness.
     public func draft<R: RandomNumberGenerator>(context: [Int], shape: TreeShape, limit: Int, policy: any TokenPolicy,

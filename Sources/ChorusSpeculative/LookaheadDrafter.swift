@@ -35,6 +35,11 @@ public final class LookaheadDrafter: Drafter, @unchecked Sendable {
         prefetched = nil
     }
 
+    public func prefill(_ tokens: [Int]) throws {
+        finish()
+        try inner.prefill(tokens)
+    }
+
     public func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree {
         var ready: Drafted?
         if let p = pending {

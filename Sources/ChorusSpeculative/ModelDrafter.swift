@@ -25,6 +25,17 @@ public final class ModelDrafter: Drafter {
         cache = model.makeCache(capacity: capacity)
     }
 
+    public func prefill(_ tokens: [Int]) throws {
+        var common = 0
+        let bound = min(cached.count, cache.count, tokens.count)
+        while common < bound && cached[common] == tokens[common] { common += 1 }
+        cache.trim(to: common)
+        cached.removeSubrange(common...)
+        guard common < tokens.count else { return }
+        _ = try model.forward(.sequence(Array(tokens[common...]), start: common, logits: .none), cache: cache)
+        cached.append(contentsOf: tokens[common...])
+    }
+
     public func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree {
         try expand(context: context, shape: shape, limit: limit) { logits, b, _ in topK(logits, b) }
     }

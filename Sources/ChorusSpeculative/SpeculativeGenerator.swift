@@ -14,6 +14,8 @@ public struct SpeculativeStatistics: Sendable, Equatable {
     public var roundsReachingDepth: [Int] = []
     public var acceptedAtDepth: [Int] = []
     public var draftSeconds = 0.0
+    /// The drafter's prompt processing (included in the result's prompt seconds, not in draftSeconds).
+    public var draftPromptSeconds = 0.0
     public var verifySeconds = 0.0
     public var generated = 0
     public var generationSeconds = 0.0
@@ -110,6 +112,10 @@ public final class SpeculativeGenerator {
         if promptIDs.count > 1 {
             _ = try target.forward(.sequence(Array(promptIDs.dropLast()), start: 0, logits: .none), cache: cache)
         }
+        // The drafter's own prompt processing is prompt processing too (a draft model's prefill).
+        let draftPromptStart = clock.now
+        try drafter.prefill(Array(promptIDs.dropLast()))
+        stats.draftPromptSeconds = seconds(clock.now - draftPromptStart)
         let promptSeconds = seconds(clock.now - promptStart)
 
         var context = promptIDs

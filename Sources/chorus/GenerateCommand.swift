@@ -18,12 +18,15 @@ struct GenerateCommand: ParsableCommand {
     var draft: String?
     @Option(help: "Token-tree shape for --draft: children per node at each depth, e.g. 3,2,1.") var tree: String?
     @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).") var draftLength: Int?
+    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).")
+    var draftVocabulary: Int = ModelDrafter.defaultVocabulary
     @Flag(help: "Skeleton-of-thought: outline first, then expand every point in parallel as a batch (chat models).")
     var skeletonOfThought = false
     @Option(help: "Run as an execution plan from `chorus tune` says (drafter, tree, width, partition, threads).") var plan: String?
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("-n must be >= 0") }
+        guard draftVocabulary >= 0 else { throw ValidationError("--draft-vocabulary must be >= 0") }
         if plan != nil { return try validatePlan() }
         if draft == nil, tree != nil || draftLength != nil { throw ValidationError("--tree and --draft-length need --draft") }
         if tree != nil, draftLength != nil { throw ValidationError("give either --tree or --draft-length, not both") }
@@ -69,7 +72,7 @@ struct GenerateCommand: ParsableCommand {
                 let draftModel = try LanguageModel.load(draft, threads: options.threads, context: model.contextLength,
                                                         maxBatch: max(64, shape.nodeCount + 1),
                                                         store: ModelStore(progress: .standardError()))
-                drafter = try ModelDrafter(draft: draftModel, target: model)
+                drafter = try ModelDrafter(draft: draftModel, target: model, vocabulary: draftVocabulary)
             }
             (result, statistics) = try Generator(model: model).generateSpeculative(
                 promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, drafter: drafter, shape: shape,

@@ -16,9 +16,12 @@ struct SpeculativeBenchOptions: ParsableArguments {
     @Option(help: "Seed for sampling runs.") var seed: UInt64 = 0
     @Flag(help: "Also run each draft-model chain with lookahead: the draft model drafts the next chain on its own thread while the target verifies on --threads - 1 threads.")
     var lookahead = false
+    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).")
+    var draftVocabulary: Int = ModelDrafter.defaultVocabulary
     @Option(help: "Compare an execution plan from `chorus tune` with plain decoding on --prompts (-n tokens each).") var plan: String?
 
     func validate() throws {
+        guard draftVocabulary >= 0 else { throw ValidationError("--draft-vocabulary must be >= 0") }
         if plan != nil {
             guard prompts != nil else { throw ValidationError("--plan needs --prompts") }
             guard draft.isEmpty, tree.isEmpty, draftLength.isEmpty else { throw ValidationError("--plan gives the drafter and tree; drop --draft, --tree and --draft-length") }
@@ -65,7 +68,7 @@ extension BenchCommand {
             } else {
                 let draftModel = try LanguageModel.load(draft, threads: options.threads, context: model.contextLength,
                                                         maxBatch: max(64, widest + 1), store: ModelStore(progress: .standardError()))
-                drafter = try ModelDrafter(draft: draftModel, target: model)
+                drafter = try ModelDrafter(draft: draftModel, target: model, vocabulary: spec.draftVocabulary)
                 draftPath = draftModel.path
                 let file = URL(fileURLWithPath: draft).lastPathComponent
                 label = file.hasSuffix(".gguf") ? String(file.dropLast(5)) : file
@@ -81,7 +84,7 @@ extension BenchCommand {
                                                context: model.contextLength, maxBatch: max(64, widest + 1))
                 let draftModel = try LanguageModel(path: draftPath, pool: ThreadPool(threads: 1, pin: false),
                                                    context: model.contextLength, maxBatch: max(64, widest + 1))
-                let ahead = LookaheadDrafter(try ModelDrafter(draft: draftModel, target: target))
+                let ahead = LookaheadDrafter(try ModelDrafter(draft: draftModel, target: target, vocabulary: spec.draftVocabulary))
                 for shape in shapes where shape.branching.allSatisfy({ $0 == 1 }) {
                     settings.append(.init(name: "\(label) chain \(shape.depth) lookahead", drafter: ahead, shape: shape, target: target))
                 }

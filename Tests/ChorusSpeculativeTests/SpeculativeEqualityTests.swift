@@ -113,6 +113,40 @@ func cacheMismatches(_ cache: KVCache, tokens: [Int], model: Transformer) throws
         #expect(try cacheMismatches(inner.cache, tokens: inner.cachedTokens, model: soloDraft.transformer) == 0)
     }
 
+    /// A draft model restricted to part of its vocabulary computes exactly those logits (the others
+    /// -infinity) and prefills the prompt before the first round; greedy speculation still gives
+    /// plain's tokens, with the drafter proposing from 1000 ids or from all of them.
+    @Test func restrictedDraftVocabulary() throws {
+        let model = try load("smollm2-135m")
+        let prompt = model.tokenize(try model.chatPrompt("Write a Python function that reverses a string."))
+        let full = Array(try model.transformer.forward(.sequence(prompt, start: 0), cache: model.makeCache()).row(0))
+        let draftModel = try load("smollm2-135m")
+        // The head computes the listed ids (split anywhere between the threads) and nothing else.
+        let kept: [Range<Int>] = [5..<1000, 2000..<2001, 40000..<40003]
+        draftModel.transformer.headVocabulary = kept
+        let restricted = Array(try draftModel.transformer.forward(.sequence(prompt, start: 0), cache: draftModel.makeCache()).row(0))
+        var outside = 0
+        for i in full.indices {
+            if kept.contains(where: { $0.contains(i) }) {
+                #expect(restricted[i].bitPattern == full[i].bitPattern, "logit \(i)")
+            } else if restricted[i] != -.infinity {
+                outside += 1
+            }
+        }
+        #expect(outside == 0)
+        // A drafter of 1000 ids keeps the end-of-generation ids past them too.
+        let drafter = try ModelDrafter(draft: draftModel, target: model, vocabulary: 1000)
+        let eog = model.tokenizer.endOfGenerationIDs.filter { $0 >= 1000 }.sorted()
+        #expect(draftModel.transformer.headVocabulary == [0..<1000] + eog.map { $0..<$0 + 1 })
+        let expected = try plain(model, prompt, 24)
+        let stats = try expectEqual(model, prompt, expected: expected, drafter: drafter, shape: .chain(3), "1000 ids")
+        #expect(stats.draftPromptSeconds > 0)
+        #expect(try cacheMismatches(drafter.cache, tokens: drafter.cachedTokens, model: draftModel.transformer) == 0)
+        let whole = try ModelDrafter(draft: draftModel, target: model, vocabulary: 0)
+        #expect(draftModel.transformer.headVocabulary == nil)
+        _ = try expectEqual(model, prompt, expected: expected, drafter: whole, shape: .chain(3), "every id")
+    }
+
     /// KV rollback primitives: moved slots carry every layer's keys and values; trimming forgets.
     @Test func cacheMoveAndTrim() {
         let cache = KVCache(layers: 2, kvHeads: 2, headDimension: 4, capacity: 8)

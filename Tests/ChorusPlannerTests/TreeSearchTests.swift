@@ -76,6 +76,24 @@ import Testing
         #expect(lookup.expectedWidth(.full([2])) == Double(2 + 1) / 2)
     }
 
+    /// With transcript boundaries, rounds start where the last one ended: a run of hits counts once.
+    @Test func acceptanceProfileReplaysRounds() throws {
+        // Transcript A, 5 positions: a run of 3 hits from 0 (so 1 and 2 are inside that round), then
+        // misses at 4; transcript B, 2 positions: a hit, then a miss.
+        let paths: [[Int]] = [[1, 1, 1, 0], [1, 1, 0], [1, 0], [0], [0], [1, 0], [0]]
+        let rounds = AcceptanceProfile(drafter: .ngram, maxRank: 1, maxDepth: 4, paths: paths, segments: [5, 2])
+        #expect(rounds.roundStarts(.full([1, 1, 1])) == [0, 4, 5])
+        #expect(rounds.expectedAccepted(.full([1, 1, 1])) == Double(3 + 0 + 1) / 3)
+        // A 1-chain: 0 accepts 1 -> 2 accepts 1 -> 4 misses; B: 5 accepts 1 (-> 7, past the end).
+        #expect(rounds.roundStarts(.full([1])) == [0, 2, 4, 5])
+        // Without boundaries every position starts a round (the old, optimistic replay).
+        let positions = AcceptanceProfile(drafter: .ngram, maxRank: 1, maxDepth: 4, paths: paths)
+        #expect(positions.expectedAccepted(.full([1, 1, 1])) == Double(3 + 2 + 1 + 0 + 0 + 1 + 0) / 7)
+        // Boundaries that do not add up to the paths are ignored rather than trusted.
+        let wrong = AcceptanceProfile(drafter: .ngram, maxRank: 1, maxDepth: 4, paths: paths, segments: [3])
+        #expect(wrong.roundStarts(.full([1])) == Array(0..<7))
+    }
+
     @Test func sequoiaShapesRunThroughTreeShape() throws {
         let template = try TreeTemplate(parents: [-1, 0, 0, 1, 1, 3])
         let shape = try TreeShape(template: template)

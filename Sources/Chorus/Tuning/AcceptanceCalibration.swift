@@ -60,6 +60,7 @@ public struct AcceptanceCalibrator {
     /// target's tokens there are the ranks a tree would have met at every depth.
     public func calibrate(draft: LanguageModel, id: String, transcripts: [Transcript]) throws -> AcceptanceProfile {
         var paths: [[Int]] = []
+        var segments: [Int] = []
         let cache = draft.makeCache()
         let chunk = max(1, draft.transformer.maxBatch)
         for t in transcripts where !t.ids.isEmpty {
@@ -80,8 +81,9 @@ public struct AcceptanceCalibrator {
                 start = end
             }
             for s in ranks.indices { paths.append(AcceptanceProfile.path(ranks: ranks[s...], maxRank: maxRank, maxDepth: maxDepth)) }
+            segments.append(ranks.count)
         }
-        return AcceptanceProfile(drafter: .model(id), maxRank: maxRank, maxDepth: maxDepth, paths: paths)
+        return AcceptanceProfile(drafter: .model(id), maxRank: maxRank, maxDepth: maxDepth, paths: paths, segments: segments)
     }
 
     /// Any drafter (prompt lookup): draft a wide probe tree at every start position and follow the
@@ -91,8 +93,10 @@ public struct AcceptanceCalibrator {
         let probeShape = try probe ?? TreeShape(branching: [4, 3, 2, 1, 1, 1, 1, 1])
         var paths: [[Int]] = []
         var trees: [[Int]] = []
+        var segments: [Int] = []
         var seconds = 0.0
         for t in transcripts {
+            segments.append(t.ids.count)
             let sequence = t.promptIDs + t.ids
             for s in 0..<t.ids.count {
                 let context = Array(sequence[0..<(t.promptIDs.count + s)])
@@ -116,7 +120,8 @@ public struct AcceptanceCalibrator {
             }
         }
         return AcceptanceProfile(drafter: choice, maxRank: probeShape.branching.max() ?? 1, maxDepth: probeShape.depth,
-                                 paths: paths, probeTrees: trees, secondsPerDraft: seconds / Double(max(1, trees.count)))
+                                 paths: paths, probeTrees: trees, secondsPerDraft: seconds / Double(max(1, trees.count)),
+                                 segments: segments)
     }
 
     /// 1-based rank of `token` among `logits` (ties to the lower id, as top-k drafting orders them),

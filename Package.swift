@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "ChorusServer",
             dependencies: [
-                "Chorus", "ChorusModels", "ChorusTokenizers",
+                "Chorus", "ChorusModels", "ChorusTokenizers", "ChorusSpeculative",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

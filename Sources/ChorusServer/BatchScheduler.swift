@@ -1,5 +1,6 @@
 import Chorus
 import ChorusModels
+import ChorusSpeculative
 import ChorusTokenizers
 import Foundation
 import Logging
@@ -16,18 +17,26 @@ public final class BatchScheduler: @unchecked Sendable {
     public let queueCapacity: Int
     /// Rows per forward pass: decoding rows first, prompt chunks take the rest.
     public let stepRows: Int
-    /// Greedy speculative decoding by prompt lookup, when set.
+    /// Greedy speculative decoding by prompt lookup or a draft model, when set.
     public let speculation: Speculation?
 
-    /// Draft `draftLength` tokens per greedy sequence by prompt lookup and verify them in the same
-    /// pass, while at most `maxSequences` sequences decode (verification rows cost nearly as much as
-    /// decoding rows on a CPU, so it pays only when the batch is small).
-    public struct Speculation: Sendable {
+    /// Draft `draftLength` tokens per greedy sequence and verify them in the same pass, while at most
+    /// `maxSequences` sequences decode (verification rows cost nearly as much as decoding rows on a
+    /// CPU, so it pays only when the batch is small). The drafts come from prompt lookup, or from
+    /// `draftModel` (sharing the target's vocabulary; each speculating sequence gets its own draft
+    /// cache, dropped when the sequence stops speculating or ends).
+    public struct Speculation: @unchecked Sendable {
         public var draftLength: Int
         public var maxSequences: Int
-        public init(draftLength: Int = 4, maxSequences: Int = 2) {
+        public var draftModel: LanguageModel?
+        /// The draft model proposes from its first `draftVocabulary` ids and the end-of-generation ids.
+        public var draftVocabulary: Int
+        public init(draftLength: Int = 4, maxSequences: Int = 2, draftModel: LanguageModel? = nil,
+                    draftVocabulary: Int = ModelDrafter.defaultVocabulary) {
             self.draftLength = max(1, draftLength)
             self.maxSequences = max(1, maxSequences)
+            self.draftModel = draftModel
+            self.draftVocabulary = draftVocabulary
         }
     }
     let metrics: ServerMetrics
@@ -70,6 +79,8 @@ public final class BatchScheduler: @unchecked Sendable {
         /// A sequence still reading a prompt that shares `length` tokens with this one: this one waits
         /// and copies that prefix once it is in the other's cache instead of computing it again.
         var waitingFor: (source: Running, length: Int)?
+        /// Its draft model's state while it speculates with one.
+        var drafter: ModelDrafter?
 
         init(_ s: Submitted, cache: KVCache, tokenizer: any Tokenizer) {
             id = s.id
@@ -86,6 +97,9 @@ public final class BatchScheduler: @unchecked Sendable {
     public init(model: LanguageModel, slots: Int, queueCapacity: Int, stepRows: Int? = nil, speculation: Speculation? = nil,
                 metrics: ServerMetrics = ServerMetrics(), logger: Logger = Logger(label: "chorus.scheduler")) {
         self.speculation = speculation
+        if let draft = speculation?.draftModel {
+            precondition(draft.config.vocabularySize == model.config.vocabularySize, "the draft model's vocabulary differs")
+        }
         self.model = model
         slotCount = max(1, slots)
         self.queueCapacity = max(0, queueCapacity)
@@ -321,7 +335,13 @@ public final class BatchScheduler: @unchecked Sendable {
             if speculate, let speculation, sequence.job.sampling.isGreedy, sequence.job.sampling.repeatPenalty == 1 {
                 let room = min(speculation.draftLength, sequence.cache.capacity - sequence.cache.count - 1,
                                budget - (decoding.count - members.count))
-                if room > 0 { drafts = Self.promptLookup(sequence.history, length: room) }
+                if room > 0 {
+                    drafts = speculation.draftModel == nil
+                        ? Self.promptLookup(sequence.history, length: room)
+                        : modelDrafts(sequence, length: room, speculation)
+                }
+            } else {
+                sequence.drafter = nil  // not speculating: free its draft cache
             }
             segments.append(Segment(.sequence([token] + drafts, start: sequence.cache.count, logits: .all), cache: sequence.cache))
             members.append(Member(sequence: sequence, row: logitRows, drafts: drafts))
@@ -397,6 +417,23 @@ public final class BatchScheduler: @unchecked Sendable {
         if drafted > 0 { metrics.speculated(drafted: drafted, accepted: accepted) }
     }
 
+    /// A chain of up to `length` tokens from the sequence's draft model (its history ends with the
+    /// pending token, the chain's root). A failing draft pass only costs the speculation.
+    private func modelDrafts(_ sequence: Running, length: Int, _ speculation: Speculation) -> [Int] {
+        guard let draft = speculation.draftModel else { return [] }
+        do {
+            if sequence.drafter == nil {
+                sequence.drafter = try ModelDrafter(draft: draft, target: model, vocabulary: speculation.draftVocabulary)
+            }
+            let tree = try sequence.drafter!.draft(context: sequence.history, shape: try TreeShape.chain(length), limit: length + 1)
+            return Array(tree.tokens.dropFirst())
+        } catch {
+            logger.warning("draft model failed, decoding without it this step: \(error)")
+            sequence.drafter = nil
+            return []
+        }
+    }
+
     /// Prompt lookup: the tokens that followed the latest earlier occurrence of the last 3 (else 2)
     /// tokens of `history`, at most `length` of them.
     static func promptLookup(_ history: [Int], length: Int) -> [Int] {
@@ -444,6 +481,7 @@ public final class BatchScheduler: @unchecked Sendable {
         }
         // Free the slot before telling the client, so a client that sends its next request at once finds it free.
         active.removeAll { $0 === sequence }
+        sequence.drafter = nil
         cachedTokens[ObjectIdentifier(sequence.cache)] = Array(sequence.history.prefix(sequence.cache.count))
         freeCaches.append(sequence.cache)
         publishActiveCount()

@@ -77,7 +77,7 @@ public final class ServerMetrics: @unchecked Sendable {
             metric("chorus_prompt_tokens_reused_total", "counter", "Prompt tokens whose KV entries were reused from a previous sequence.",
                    [("", "\(reusedPromptTokens)")])
             metric("chorus_generated_tokens_total", "counter", "Tokens generated.", [("", "\(generatedTokens)")])
-            metric("chorus_speculative_drafted_tokens_total", "counter", "Tokens drafted by prompt lookup.", [("", "\(draftedTokens)")])
+            metric("chorus_speculative_drafted_tokens_total", "counter", "Tokens drafted (prompt lookup or draft model).", [("", "\(draftedTokens)")])
             metric("chorus_speculative_accepted_tokens_total", "counter", "Drafted tokens accepted by verification.", [("", "\(acceptedTokens)")])
             metric("chorus_speculative_acceptance_rate", "gauge", "Accepted / drafted tokens since start.",
                    [("", String(format: "%.4f", draftedTokens > 0 ? Double(acceptedTokens) / Double(draftedTokens) : 0))])

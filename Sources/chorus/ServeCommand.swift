@@ -1,5 +1,6 @@
 import ArgumentParser
 import Chorus
+import ChorusSpeculative
 import ChorusRuntime
 import ChorusServer
 import Foundation
@@ -20,7 +21,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Require 'Authorization: Bearer KEY' on every request but /health.") var apiKey: String?
     @Option(help: "A partition plan (JSON) splitting each operator class's rows across the threads; any plan gives the same bits.")
     var plan: String?
-    @Option(help: "Greedy requests: draft K tokens by prompt lookup and verify them in the same pass (0: off).") var speculate = 0
+    @Option(help: "Greedy requests: draft K tokens (by prompt lookup unless --draft names a model) and verify them in the same pass (0: off; 2 when --draft is given).")
+    var speculate: Int?
+    @Option(help: "Speculative drafts from this draft model (catalog id or .gguf path, sharing the model's vocabulary) or `ngram` (prompt lookup).")
+    var draft: String?
+    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).")
+    var draftVocabulary: Int = ModelDrafter.defaultVocabulary
     @Option(help: "Speculate only while at most this many sequences decode.") var speculateMaxSequences = 2
     @Option(help: "Seconds a shutdown (SIGINT/SIGTERM) lets running requests finish before cancelling them.") var shutdownGrace = 10.0
 
@@ -31,7 +37,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard batch >= parallel && batch <= 4096 else { throw ValidationError("--batch must be between --parallel and 4096") }
         guard shutdownGrace >= 0 && shutdownGrace.isFinite else { throw ValidationError("--shutdown-grace must be >= 0") }
         if options.llamaCppRounding { throw ValidationError("serve batches sequences and needs batch-invariant rounding; drop --llama-cpp-rounding") }
-        guard (0...32).contains(speculate) else { throw ValidationError("--speculate must be between 0 and 32") }
+        guard (0...32).contains(speculate ?? 0) else { throw ValidationError("--speculate must be between 0 and 32") }
+        guard draftVocabulary >= 0 else { throw ValidationError("--draft-vocabulary must be >= 0") }
+        if draft != nil, speculate == 0 { throw ValidationError("--draft needs --speculate K with K >= 1") }
         guard speculateMaxSequences >= 1 else { throw ValidationError("--speculate-max-sequences must be >= 1") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
     }
@@ -49,8 +57,19 @@ struct ServeCommand: AsyncParsableCommand {
             }
             model.transformer.plan = decoded
         }
-        let speculation = speculate > 0
-            ? BatchScheduler.Speculation(draftLength: speculate, maxSequences: speculateMaxSequences) : nil
+        let draftLength = speculate ?? (draft != nil ? 2 : 0)
+        var draftModel: LanguageModel?
+        if let draft, draft != "ngram" {
+            draftModel = try LanguageModel.load(draft, threads: options.threads, context: model.contextLength,
+                                                maxBatch: max(16, draftLength + 1), store: ModelStore(progress: .standardError()))
+            guard draftModel!.config.vocabularySize == model.config.vocabularySize else {
+                throw ValidationError("--draft \(draft): its vocabulary (\(draftModel!.config.vocabularySize) ids) differs from the model's (\(model.config.vocabularySize))")
+            }
+        }
+        let speculation = draftLength > 0
+            ? BatchScheduler.Speculation(draftLength: draftLength, maxSequences: speculateMaxSequences, draftModel: draftModel,
+                                         draftVocabulary: draftVocabulary)
+            : nil
         let scheduler = BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,
                                        speculation: speculation)
         let name = URL(fileURLWithPath: options.model).pathExtension == "gguf"

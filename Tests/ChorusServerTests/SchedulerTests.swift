@@ -77,6 +77,34 @@ import Testing
         #expect(cut.text == String(reference.text[..<reference.text.range(of: stop)!.lowerBound]))
     }
 
+    /// Draft-model speculation in the batch: each speculating sequence drafts with its own draft
+    /// cache; tokens equal plain greedy decoding. The draft is the target itself restricted to 2000
+    /// ids, so most drafts are accepted and some are not (both paths run).
+    @Test func draftModelSpeculationGivesPlainGreedyTokens() async throws {
+        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
+        let draft = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
+        let scheduler = BatchScheduler(model: model, slots: 3, queueCapacity: 3, stepRows: 32,
+                                       speculation: .init(draftLength: 3, maxSequences: 3, draftModel: draft, draftVocabulary: 2000))
+        scheduler.start()
+        defer { scheduler.stopAll() }
+        let prompts = ["The history of the printing press", "def fibonacci(n):", "Once upon a time, in a small village,"]
+        let jobs = prompts.map { SequenceJob(promptIDs: model.tokenize($0), maxTokens: 24, sampling: .greedy) }
+        let plain = try jobs.map { job in
+            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
+                                                 sampling: job.sampling).ids
+        }
+        let streams = try scheduler.submit(jobs)
+        for (i, stream) in streams.enumerated() {
+            #expect(await collect(stream).ids == plain[i], "job \(i) differs from plain greedy under draft-model speculation")
+        }
+        let metrics = scheduler.metrics.render()
+        func value(_ name: String) -> Int {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        }
+        let drafted = value("chorus_speculative_drafted_tokens_total"), accepted = value("chorus_speculative_accepted_tokens_total")
+        #expect(accepted > 0 && accepted < drafted, "drafted \(drafted), accepted \(accepted)")
+    }
+
     @Test func promptLookupSpeculationGivesPlainGreedyTokens() async throws {
         let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
         let scheduler = BatchScheduler(model: model, slots: 2, queueCapacity: 2, stepRows: 32,

@@ -185,98 +185,59 @@ static inline TARGET_AVX2 void lanes_unpack_q6_K(const LanesBlockQ6_K *blk, Lane
     o->dmin = 0;
 }
 
-/// RW weight rows (unpacked: `wu[i * nblocks + b]`) against one group of 16 activation rows.
-/// SUB = columns per sub-block (32 for Q4_K, 16 for Q6_K).
-static inline __attribute__((always_inline)) TARGET_AVX512 void lanes_tile(
-    const LanesWeights *wu, int nblocks, const LanesBlock *xl, float *y, size_t ystride, int jn,
-    const int RW, const int SUB, const int Q4K) {
-    __m512 acc[4], accm[4];
-    for (int i = 0; i < RW; i++) { acc[i] = _mm512_setzero_ps(); accm[i] = _mm512_setzero_ps(); }
-    for (int b = 0; b < nblocks; b++) {
-        const LanesBlock *xb = xl + b;
-        const LanesWeights *wb[4];
-        __m512i S[4];
-        for (int i = 0; i < RW; i++) { wb[i] = wu + (size_t)i * nblocks + b; S[i] = _mm512_set1_epi32(-wb[i]->corr); }
-        for (int s = 0; s < 256 / SUB; s++) {
-            __m512i a[4];
-            for (int i = 0; i < RW; i++) a[i] = _mm512_setzero_si512();
-            for (int k = 0; k < SUB / 4; k++) {
-                const int word = s * (SUB / 4) + k;
-                const __m512i xa = _mm512_load_si512(xb->xq[word]);
-                for (int i = 0; i < RW; i++) {
-                    int32_t wq;
-                    __builtin_memcpy(&wq, wb[i]->q + 4 * word, 4);
-                    a[i] = _mm512_dpbusd_epi32(a[i], xa, _mm512_set1_epi32(wq));
-                }
-            }
-            for (int i = 0; i < RW; i++) S[i] = _mm512_add_epi32(S[i], _mm512_mullo_epi32(a[i], _mm512_set1_epi32(wb[i]->scale[s])));
-        }
-        const __m512 xd = _mm512_load_ps(xb->xd);
-        for (int i = 0; i < RW; i++) {
-            if (Q4K) {
-                __m512i M = _mm512_madd_epi16(_mm512_set1_epi32(wb[i]->minpair[0]), _mm512_load_si512(xb->bs32[0]));
-                for (int p = 1; p < 4; p++)
-                    M = _mm512_add_epi32(M, _mm512_madd_epi16(_mm512_set1_epi32(wb[i]->minpair[p]), _mm512_load_si512(xb->bs32[p])));
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), _mm512_mul_ps(_mm512_set1_ps(wb[i]->d), xd), acc[i]);
-                accm[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), _mm512_mul_ps(_mm512_set1_ps(wb[i]->dmin), xd), accm[i]);
-            } else {
-                acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(wb[i]->d), _mm512_cvtepi32_ps(S[i])), xd, acc[i]);
-            }
-        }
+/// RW weight rows (unpacked: `wu[i * nblocks + b]`) against one group of L activation rows, L the
+/// int32 lanes of the vector type. SUB = columns per sub-block (32 for Q4_K, 16 for Q6_K). `P` is the
+/// intrinsic prefix (_mm512 or _mm256), `VI`/`VF` the integer and float vectors, `DPBUSD` the
+/// multiply-add (EVEX with the weight word as an embedded broadcast, or VEX with its own broadcast).
+#define DEFINE_LANES_TILE(NAME, TARGET, XBLOCK, L, P, VI, VF, SI, DPBUSD)                             \
+    static inline __attribute__((always_inline)) TARGET void NAME(                                     \
+        const LanesWeights *wu, int nblocks, const XBLOCK *xl, float *y, size_t ystride, int jn,       \
+        const int RW, const int SUB, const int Q4K) {                                                  \
+        VF acc[4], accm[4];                                                                            \
+        for (int i = 0; i < RW; i++) { acc[i] = P##_setzero_ps(); accm[i] = P##_setzero_ps(); }       \
+        for (int b = 0; b < nblocks; b++) {                                                            \
+            const XBLOCK *xb = xl + b;                                                                 \
+            const LanesWeights *wb[4];                                                                 \
+            VI S[4];                                                                                   \
+            for (int i = 0; i < RW; i++) { wb[i] = wu + (size_t)i * nblocks + b; S[i] = P##_set1_epi32(-wb[i]->corr); } \
+            for (int s = 0; s < 256 / SUB; s++) {                                                      \
+                VI a[4];                                                                               \
+                for (int i = 0; i < RW; i++) a[i] = P##_setzero_##SI();                                \
+                for (int k = 0; k < SUB / 4; k++) {                                                    \
+                    const int word = s * (SUB / 4) + k;                                                \
+                    const VI xa = P##_load_##SI((const VI *)xb->xq[word]);                             \
+                    for (int i = 0; i < RW; i++) {                                                     \
+                        int32_t wq;                                                                    \
+                        __builtin_memcpy(&wq, wb[i]->q + 4 * word, 4);                                 \
+                        a[i] = DPBUSD(a[i], xa, P##_set1_epi32(wq));                                   \
+                    }                                                                                  \
+                }                                                                                      \
+                for (int i = 0; i < RW; i++)                                                           \
+                    S[i] = P##_add_epi32(S[i], P##_mullo_epi32(a[i], P##_set1_epi32(wb[i]->scale[s]))); \
+            }                                                                                          \
+            const VF xd = P##_load_ps(xb->xd);                                                         \
+            for (int i = 0; i < RW; i++) {                                                             \
+                if (Q4K) {                                                                             \
+                    VI M = P##_madd_epi16(P##_set1_epi32(wb[i]->minpair[0]), P##_load_##SI((const VI *)xb->bs32[0])); \
+                    for (int p = 1; p < 4; p++)                                                        \
+                        M = P##_add_epi32(M, P##_madd_epi16(P##_set1_epi32(wb[i]->minpair[p]),         \
+                                                            P##_load_##SI((const VI *)xb->bs32[p])));   \
+                    acc[i] = P##_fmadd_ps(P##_cvtepi32_ps(S[i]), P##_mul_ps(P##_set1_ps(wb[i]->d), xd), acc[i]); \
+                    accm[i] = P##_fmadd_ps(P##_cvtepi32_ps(M), P##_mul_ps(P##_set1_ps(wb[i]->dmin), xd), accm[i]); \
+                } else {                                                                               \
+                    acc[i] = P##_fmadd_ps(P##_mul_ps(P##_set1_ps(wb[i]->d), P##_cvtepi32_ps(S[i])), xd, acc[i]); \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+        for (int i = 0; i < RW; i++) {                                                                 \
+            float out[L];                                                                              \
+            P##_storeu_ps(out, Q4K ? P##_sub_ps(acc[i], accm[i]) : acc[i]);                            \
+            for (int l = 0; l < jn; l++) y[(size_t)l * ystride + i] = out[l];                          \
+        }                                                                                              \
     }
-    for (int i = 0; i < RW; i++) {
-        float out[16];
-        _mm512_storeu_ps(out, Q4K ? _mm512_sub_ps(acc[i], accm[i]) : acc[i]);
-        for (int l = 0; l < jn; l++) y[(size_t)l * ystride + i] = out[l];
-    }
-}
 
-/// `lanes_tile` with 8 activation rows per 256-bit vector (VEX vpdpbusd: the weight word is
-/// broadcast by its own instruction).
-static inline __attribute__((always_inline)) TARGET_VNNI void lanes8_tile(
-    const LanesWeights *wu, int nblocks, const LanesBlock8 *xl, float *y, size_t ystride, int jn,
-    const int RW, const int SUB, const int Q4K) {
-    __m256 acc[4], accm[4];
-    for (int i = 0; i < RW; i++) { acc[i] = _mm256_setzero_ps(); accm[i] = _mm256_setzero_ps(); }
-    for (int b = 0; b < nblocks; b++) {
-        const LanesBlock8 *xb = xl + b;
-        const LanesWeights *wb[4];
-        __m256i S[4];
-        for (int i = 0; i < RW; i++) { wb[i] = wu + (size_t)i * nblocks + b; S[i] = _mm256_set1_epi32(-wb[i]->corr); }
-        for (int s = 0; s < 256 / SUB; s++) {
-            __m256i a[4];
-            for (int i = 0; i < RW; i++) a[i] = _mm256_setzero_si256();
-            for (int k = 0; k < SUB / 4; k++) {
-                const int word = s * (SUB / 4) + k;
-                const __m256i xa = _mm256_load_si256((const __m256i *)xb->xq[word]);
-                for (int i = 0; i < RW; i++) {
-                    int32_t wq;
-                    __builtin_memcpy(&wq, wb[i]->q + 4 * word, 4);
-                    a[i] = _mm256_dpbusd_avx_epi32(a[i], xa, _mm256_set1_epi32(wq));
-                }
-            }
-            for (int i = 0; i < RW; i++) S[i] = _mm256_add_epi32(S[i], _mm256_mullo_epi32(a[i], _mm256_set1_epi32(wb[i]->scale[s])));
-        }
-        const __m256 xd = _mm256_load_ps(xb->xd);
-        for (int i = 0; i < RW; i++) {
-            if (Q4K) {
-                __m256i M = _mm256_madd_epi16(_mm256_set1_epi32(wb[i]->minpair[0]), _mm256_load_si256((const __m256i *)xb->bs32[0]));
-                for (int p = 1; p < 4; p++)
-                    M = _mm256_add_epi32(M, _mm256_madd_epi16(_mm256_set1_epi32(wb[i]->minpair[p]),
-                                                              _mm256_load_si256((const __m256i *)xb->bs32[p])));
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(_mm256_set1_ps(wb[i]->d), xd), acc[i]);
-                accm[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(_mm256_set1_ps(wb[i]->dmin), xd), accm[i]);
-            } else {
-                acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(wb[i]->d), _mm256_cvtepi32_ps(S[i])), xd, acc[i]);
-            }
-        }
-    }
-    for (int i = 0; i < RW; i++) {
-        float out[8];
-        _mm256_storeu_ps(out, Q4K ? _mm256_sub_ps(acc[i], accm[i]) : acc[i]);
-        for (int l = 0; l < jn; l++) y[(size_t)l * ystride + i] = out[l];
-    }
-}
+DEFINE_LANES_TILE(lanes_tile, TARGET_AVX512, LanesBlock, 16, _mm512, __m512i, __m512, si512, _mm512_dpbusd_epi32)
+DEFINE_LANES_TILE(lanes8_tile, TARGET_VNNI, LanesBlock8, 8, _mm256, __m256i, __m256, si256, _mm256_dpbusd_avx_epi32)
 
 #define LANES_RW 4
 #define LANES_CHUNK_BYTES (384 * 1024)

@@ -70,6 +70,24 @@ static inline LanesWeights *lanes_w_buffer(size_t count) {
     return buffer;
 }
 
+/// Lane l of an interleaved super-block from activation super-block `xb` (nil: a missing row,
+/// zeros): its sums of 32 as int16 pairs (`bs32`, L lanes per pair) and its scale. `WORDS` copies
+/// its 64 words (+128 per byte) into lane l of `xq`.
+#define LANES_ROW(o, l, L, xb, WORDS)                                                                  \
+    if (xb) {                                                                                          \
+        WORDS                                                                                          \
+        for (int p = 0; p < 4; p++) {                                                                  \
+            const int lo = (xb)->bsums[4 * p] + (xb)->bsums[4 * p + 1];                                \
+            const int hi = (xb)->bsums[4 * p + 2] + (xb)->bsums[4 * p + 3];                            \
+            (o)->bs32[p][l] = (int32_t)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16));      \
+        }                                                                                              \
+        (o)->xd[l] = (xb)->d;                                                                          \
+    } else {                                                                                           \
+        for (int k = 0; k < 64; k++) (o)->xq[k][l] = (int32_t)0x80808080u;                             \
+        for (int p = 0; p < 4; p++) (o)->bs32[p][l] = 0;                                               \
+        (o)->xd[l] = 0;                                                                                \
+    }
+
 /// Rows j0..j0+jn-1 of x into `out[b]` for every super-block (missing rows as zeros): each row's
 /// 64-byte runs scattered a word per lane.
 static TARGET_AVX512 void lanes_interleave(const ChorusQ8KBlock *x, size_t xstride, int jn, int nblocks, LanesBlock *out) {
@@ -79,23 +97,11 @@ static TARGET_AVX512 void lanes_interleave(const ChorusQ8KBlock *x, size_t xstri
     for (int b = 0; b < nblocks; b++) {
         LanesBlock *o = out + b;
         for (int l = 0; l < 16; l++) {
-            if (l < jn) {
-                const ChorusQ8KBlock *xb = x + (size_t)l * xstride + b;
-                for (int c = 0; c < 4; c++) {
-                    const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(xb->qs + 64 * c), flip);
-                    _mm512_i32scatter_epi32(&o->xq[16 * c][l], words, v, 4);
-                }
-                for (int p = 0; p < 4; p++) {
-                    const int lo = xb->bsums[4 * p] + xb->bsums[4 * p + 1];
-                    const int hi = xb->bsums[4 * p + 2] + xb->bsums[4 * p + 3];
-                    o->bs32[p][l] = (int32_t)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16));
-                }
-                o->xd[l] = xb->d;
-            } else {
-                for (int k = 0; k < 64; k++) o->xq[k][l] = (int32_t)0x80808080u;
-                for (int p = 0; p < 4; p++) o->bs32[p][l] = 0;
-                o->xd[l] = 0;
-            }
+            const ChorusQ8KBlock *xb = l < jn ? x + (size_t)l * xstride + b : NULL;
+            LANES_ROW(o, l, 16, xb, for (int c = 0; c < 4; c++) {
+                const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(xb->qs + 64 * c), flip);
+                _mm512_i32scatter_epi32(&o->xq[16 * c][l], words, v, 4);
+            })
         }
     }
 }
@@ -105,24 +111,12 @@ static void lanes8_interleave(const ChorusQ8KBlock *x, size_t xstride, int jn, i
     for (int b = 0; b < nblocks; b++) {
         LanesBlock8 *o = out + b;
         for (int l = 0; l < 8; l++) {
-            if (l < jn) {
-                const ChorusQ8KBlock *xb = x + (size_t)l * xstride + b;
-                for (int k = 0; k < 64; k++) {
-                    uint32_t word;
-                    __builtin_memcpy(&word, xb->qs + 4 * k, 4);
-                    o->xq[k][l] = (int32_t)(word ^ 0x80808080u);
-                }
-                for (int p = 0; p < 4; p++) {
-                    const int lo = xb->bsums[4 * p] + xb->bsums[4 * p + 1];
-                    const int hi = xb->bsums[4 * p + 2] + xb->bsums[4 * p + 3];
-                    o->bs32[p][l] = (int32_t)((uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16));
-                }
-                o->xd[l] = xb->d;
-            } else {
-                for (int k = 0; k < 64; k++) o->xq[k][l] = (int32_t)0x80808080u;
-                for (int p = 0; p < 4; p++) o->bs32[p][l] = 0;
-                o->xd[l] = 0;
-            }
+            const ChorusQ8KBlock *xb = l < jn ? x + (size_t)l * xstride + b : NULL;
+            LANES_ROW(o, l, 8, xb, for (int k = 0; k < 64; k++) {
+                uint32_t word;
+                __builtin_memcpy(&word, xb->qs + 4 * k, 4);
+                o->xq[k][l] = (int32_t)(word ^ 0x80808080u);
+            })
         }
     }
 }

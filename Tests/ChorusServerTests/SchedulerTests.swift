@@ -77,44 +77,15 @@ import Testing
         #expect(cut.text == String(reference.text[..<reference.text.range(of: stop)!.lowerBound]))
     }
 
-    /// Draft-model speculation in the batch: each speculating sequence drafts with its own draft
-    /// cache; tokens equal plain greedy decoding. The draft is the target itself restricted to 2000
-    /// ids, so most drafts are accepted and some are not (both paths run).
-    @Test func draftModelSpeculationGivesPlainGreedyTokens() async throws {
-        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
-        let draft = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
-        let scheduler = BatchScheduler(model: model, slots: 3, queueCapacity: 3, stepRows: 32,
-                                       speculation: .init(draftLength: 3, maxSequences: 3, draftModel: draft, draftVocabulary: 2000))
+    /// Runs `prompts` greedily through a scheduler speculating with `speculation`; expects plain
+    /// greedy's tokens for each and returns the drafted and accepted totals from /metrics.
+    func speculativeRun(_ model: LanguageModel, _ prompts: [String], maxTokens: Int,
+                        _ speculation: BatchScheduler.Speculation) async throws -> (drafted: Int, accepted: Int) {
+        let scheduler = BatchScheduler(model: model, slots: prompts.count, queueCapacity: prompts.count, stepRows: 32,
+                                       speculation: speculation)
         scheduler.start()
         defer { scheduler.stopAll() }
-        let prompts = ["The history of the printing press", "def fibonacci(n):", "Once upon a time, in a small village,"]
-        let jobs = prompts.map { SequenceJob(promptIDs: model.tokenize($0), maxTokens: 24, sampling: .greedy) }
-        let plain = try jobs.map { job in
-            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
-                                                 sampling: job.sampling).ids
-        }
-        let streams = try scheduler.submit(jobs)
-        for (i, stream) in streams.enumerated() {
-            #expect(await collect(stream).ids == plain[i], "job \(i) differs from plain greedy under draft-model speculation")
-        }
-        let metrics = scheduler.metrics.render()
-        func value(_ name: String) -> Int {
-            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
-        }
-        let drafted = value("chorus_speculative_drafted_tokens_total"), accepted = value("chorus_speculative_accepted_tokens_total")
-        #expect(accepted > 0 && accepted < drafted, "drafted \(drafted), accepted \(accepted)")
-    }
-
-    @Test func promptLookupSpeculationGivesPlainGreedyTokens() async throws {
-        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
-        let scheduler = BatchScheduler(model: model, slots: 2, queueCapacity: 2, stepRows: 32,
-                                       speculation: .init(draftLength: 4, maxSequences: 2))
-        scheduler.start()
-        defer { scheduler.stopAll() }
-        // Repetitive prompts, where prompt lookup drafts often and is often right.
-        let prompts = ["1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3,",
-                       "let a = x.a; let b = x.b; let c = x.c; let d = x.d; let e"]
-        let jobs = prompts.map { SequenceJob(promptIDs: model.tokenize($0), maxTokens: 40, sampling: .greedy) }
+        let jobs = prompts.map { SequenceJob(promptIDs: model.tokenize($0), maxTokens: maxTokens, sampling: .greedy) }
         let plain = try jobs.map { job in
             try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
                                                  sampling: job.sampling).ids
@@ -124,8 +95,32 @@ import Testing
             #expect(await collect(stream).ids == plain[i], "job \(i) differs from plain greedy under speculation")
         }
         let metrics = scheduler.metrics.render()
-        let accepted = metrics.split(separator: "\n").first { $0.hasPrefix("chorus_speculative_accepted_tokens_total ") }
-        #expect((accepted.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) > 0, "prompt lookup accepted nothing: \(metrics)")
+        func value(_ name: String) -> Int {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        }
+        return (value("chorus_speculative_drafted_tokens_total"), value("chorus_speculative_accepted_tokens_total"))
+    }
+
+    /// Draft-model speculation in the batch: each speculating sequence drafts with its own draft
+    /// cache; tokens equal plain greedy decoding. The draft is the target itself restricted to 2000
+    /// ids, so most drafts are accepted and some are not (both paths run).
+    @Test func draftModelSpeculationGivesPlainGreedyTokens() async throws {
+        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
+        let draft = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
+        let (drafted, accepted) = try await speculativeRun(
+            model, ["The history of the printing press", "def fibonacci(n):", "Once upon a time, in a small village,"],
+            maxTokens: 24, .init(draftLength: 3, maxSequences: 3, draftModel: draft, draftVocabulary: 2000))
+        #expect(accepted > 0 && accepted < drafted, "drafted \(drafted), accepted \(accepted)")
+    }
+
+    @Test func promptLookupSpeculationGivesPlainGreedyTokens() async throws {
+        let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
+        // Repetitive prompts, where prompt lookup drafts often and is often right.
+        let (_, accepted) = try await speculativeRun(
+            model, ["1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3,",
+                    "let a = x.a; let b = x.b; let c = x.c; let d = x.d; let e"],
+            maxTokens: 40, .init(draftLength: 4, maxSequences: 2))
+        #expect(accepted > 0, "prompt lookup accepted nothing")
     }
 
     @Test func sequencesWaitForAndCopyASharedPromptBeingRead() async throws {

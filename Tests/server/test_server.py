@@ -379,3 +379,37 @@ def test_skeleton_of_thought(server):
     status, _, _ = server.request("POST", "/v1/chat/completions", {
         "messages": [{"role": "user", "content": "hi"}], "n": 2, "chorus": {"skeleton_of_thought": True}})
     assert status == 400
+
+
+def metric(server, name):
+    _, _, body = server.request("GET", "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_execution_plan_speculates_with_its_drafter(server, tmp_path):
+    """`--plan` takes a `chorus tune` execution plan: its drafter (here prompt lookup, a 3-chain) drafts
+    in the server, and greedy output equals the plain server's; a file that is no plan is refused."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"threads": 2, "drafter": "ngram", "tree": {"branching": [1, 1, 1]},
+                                "verification_width": 4}))
+    body = {"prompt": "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2,", "max_tokens": 24,
+            "temperature": 0}
+    status, _, plain = server.request("POST", "/v1/completions", body)
+    assert status == 200
+    s = Server("--parallel", "2", "--context", "256", "--plan", str(plan))
+    try:
+        status, _, planned = s.request("POST", "/v1/completions", body)
+        assert status == 200
+        assert json.loads(planned)["choices"][0]["text"] == json.loads(plain)["choices"][0]["text"]
+        assert metric(s, "chorus_speculative_accepted_tokens_total") > 0
+    finally:
+        assert s.stop() == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"threads": "two"}')
+    process = subprocess.run([BIN, "serve", "--model", MODEL, "--port", "0", "--plan", str(bad)],
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode != 0
+    assert "neither an execution plan" in process.stderr

@@ -18,13 +18,16 @@ extension ModelDrafter {
             throw SpeculativeError.vocabularyMismatch(draft: draft.tokenizer.vocabularySize, target: target.tokenizer.vocabularySize)
         }
         try self.init(model: draft.transformer, target: target.config, capacity: target.contextLength)
+        model.headVocabulary = Self.headVocabulary(of: draft, vocabulary: vocabulary)
+    }
+
+    /// The head rows a draft model restricted to `vocabulary` ids computes: 0..<vocabulary and the
+    /// end-of-generation ids past it; nil (every row) for nil, 0 or a vocabulary at least the model's.
+    public static func headVocabulary(of draft: LanguageModel, vocabulary: Int?) -> [Range<Int>]? {
         let size = draft.config.vocabularySize
-        if let vocabulary, vocabulary > 0, vocabulary < size {
-            let extra = draft.tokenizer.endOfGenerationIDs.filter { $0 >= vocabulary && $0 < size }.sorted()
-            model.headVocabulary = [0..<vocabulary] + extra.map { $0..<$0 + 1 }
-        } else {
-            model.headVocabulary = nil
-        }
+        guard let vocabulary, vocabulary > 0, vocabulary < size else { return nil }
+        let extra = draft.tokenizer.endOfGenerationIDs.filter { $0 >= vocabulary && $0 < size }.sorted()
+        return [0..<vocabulary] + extra.map { $0..<$0 + 1 }
     }
 }
 

@@ -85,6 +85,8 @@ public struct Tuner {
             guard draft.tokenizer.vocabularySize == target.tokenizer.vocabularySize else {
                 throw SpeculativeError.vocabularyMismatch(draft: draft.tokenizer.vocabularySize, target: target.tokenizer.vocabularySize)
             }
+            // Timed and calibrated as it drafts: from its default vocabulary (`ModelDrafter`).
+            draft.transformer.headVocabulary = ModelDrafter.headVocabulary(of: draft, vocabulary: ModelDrafter.defaultVocabulary)
             drafts[id] = draft
         }
         let machineKey = [TuneCache.machine, "threads=\(threads)", TuneCache.build]
@@ -99,7 +101,8 @@ public struct Tuner {
             cache.store(profile, kind: "hardware", key: machineKey + types)
         }
         func forwardCost(_ model: LanguageModel, name: String) throws -> ForwardCost {
-            let key = machineKey + [TuneCache.fileIdentity(model.path), "widths=\(options.maxWidth)"]
+            let key = machineKey + [TuneCache.fileIdentity(model.path), "widths=\(options.maxWidth)",
+                                    "head=\(model.transformer.headVocabulary.map { "\($0)" } ?? "all")"]
             var cost: ForwardCost
             if !options.fresh, let cached = cache.load(ForwardCost.self, kind: "forward", key: key) {
                 cost = cached
@@ -145,7 +148,7 @@ public struct Tuner {
             switch choice {
             case .none: continue
             case .ngram: key = transcriptKey + ["ngram"]
-            case .model(let id): key = transcriptKey + [TuneCache.fileIdentity(main.drafts[id]!.path)]
+            case .model(let id): key = transcriptKey + [TuneCache.fileIdentity(main.drafts[id]!.path), "vocabulary=\(ModelDrafter.defaultVocabulary)"]
             }
             let acceptance: AcceptanceProfile
             if !options.fresh, let cached = cache.load(AcceptanceProfile.self, kind: "acceptance", key: key) {

@@ -3,12 +3,14 @@ import ChorusKernels
 import Testing
 
 /// Wide products (prefill, wide verification) of Q4_K and Q6_K put 16 activation rows in the lanes
-/// of a vector on AVX-512 and 8 rows on AVX-VNNI (`chorus_gemm_q4_K_lanes`), with the rows interleaved once per call and
+/// of a vector on AVX-512 and 8 rows on AVX-VNNI (`chorus_gemm_q4_K_lanes`), the 32-value block
+/// types 16 rows on AVX-512 (`chorus_gemm32_lanes`), with the rows interleaved once per call and
 /// the weight rows taken 4 at a time. Each row must still get exactly its single-row bits, in every
 /// group of 16, in a partial last group, with the weight rows split anywhere and the columns long
 /// enough that the rows are walked in several chunks.
 extension MatMulPathTests {
-    @Test(arguments: [(GGMLType.q4_K, 24, 1280), (.q4_K, 40, 8960), (.q6_K, 13, 768), (.q6_K, 9, 8960)])
+    @Test(arguments: [(GGMLType.q4_K, 24, 1280), (.q4_K, 40, 8960), (.q6_K, 13, 768), (.q6_K, 9, 8960),
+                      (.q4_0, 13, 896), (.q4_1, 9, 320), (.q5_0, 13, 896), (.q5_1, 7, 256), (.q8_0, 11, 2048), (.q8_0, 9, 8960)])
     func wideProductsGiveEachRowItsSingleRowBits(type: GGMLType, rows: Int, columns: Int) {
         let widest = 37
         let tiled = type == .q6_K

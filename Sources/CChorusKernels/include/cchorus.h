@@ -42,21 +42,6 @@ static inline void chorus_cpu_relax(void) {
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
-/// Q4_K (gemv order, as chorus_gemm_q4_K_x8 with per64Rows = 0) and Q6_K (tiled order, as
-/// chorus_gemm_q6_K_tiled) for many activation rows, 16 rows in the lanes of a 512-bit vector. Same
-/// bits as those kernels. Returns 0 without computing anything when the CPU lacks AVX-512 VNNI
-/// (path < 3); the caller then takes the other kernels.
-int chorus_gemm_q4_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
-                           int nblocks, float *y, size_t ystride);
-int chorus_gemm_q6_K_lanes(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x, size_t xstride, int nx,
-                           int nblocks, float *y, size_t ystride);
-
-/// The 32-value block types (`type`: 0 Q4_0, 1 Q4_1, 2 Q5_0, 3 Q5_1, 4 Q8_0) for many activation
-/// rows, 16 rows in the lanes of a 512-bit vector. Same bits as chorus_gemm_<type>. Returns 0
-/// without computing anything below path 3 (AVX-512 VNNI).
-int chorus_gemm32_lanes(int type, const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
-                        int nx, int nblocks, float *y, size_t ystride);
-
 #endif
 }
 

@@ -45,17 +45,12 @@ public enum MatMul {
     /// activation row streams past it.
     static let rowChunk = 16
 
-    /// From this many activation rows, Q4_K (gemv order) and Q6_K (tiled order) products put 8 or 16
-    /// activation rows in the lanes of a vector (`chorus_gemm_q4_K_lanes`), the whole row range in
-    /// one call so the rows are interleaved once. Measured on one thread, 1536 x 1536: on AVX-VNNI the
-    /// 8-lane kernel ties the row groups at 8 rows and wins above (Q4_K 16 rows 299 us against 358);
-    /// on AVX-512 the 512-bit row groups stay ahead up to 11 rows (at 8 rows Q4_K 136 us against 175,
-    /// Q6_K about 120 against 200).
     /// From this many activation rows on AVX-512, the 32-value block types put 16 activation rows in
-    /// the lanes of a vector too (`chorus_gemm32_lanes`). One thread, 4864 x 896: Q5_0 16 rows 548 us
+    /// the lanes of a vector (`chorus_gemm32_lanes`). One thread, 4864 x 896: Q5_0 16 rows 548 us
     /// against 1380 in row groups, 8 rows about 545 against 691.
     static let lanes32MinRows = 8
 
+    /// `chorus_gemm32_lanes`'s code for a 32-value block type; nil for the others.
     static func lanes32Code(_ type: GGMLType) -> Int32? {
         switch type {
         case .q4_0: return 0
@@ -67,9 +62,13 @@ public enum MatMul {
         }
     }
 
-    static func lanesMinRows(_ type: GGMLType) -> Int {
-        path == .avx512VNNI ? 12 : 8
-    }
+    /// From this many activation rows, Q4_K (gemv order) and Q6_K (tiled order) products put 8 or 16
+    /// activation rows in the lanes of a vector (`chorus_gemm_q4_K_lanes`), the whole row range in
+    /// one call so the rows are interleaved once. Measured on one thread, 1536 x 1536: on AVX-VNNI the
+    /// 8-lane kernel ties the row groups at 8 rows and wins above (Q4_K 16 rows 299 us against 358);
+    /// on AVX-512 the 512-bit row groups stay ahead up to 11 rows (at 8 rows Q4_K 136 us against 175,
+    /// Q6_K about 120 against 200).
+    static var lanesMinRows: Int { path == .avx512VNNI ? 12 : 8 }
 
     /// y[j * yStride + r] for r in `rows`, j in 0..<xRows.
     ///
@@ -96,7 +95,7 @@ public enum MatMul {
             return q4KRepacked(w, x, xRows, y, yStride, rows, gemmRows)
         }
         if w.type == .q6_K && tiled {
-            if xRows >= lanesMinRows(.q6_K),
+            if xRows >= lanesMinRows,
                chorus_gemm_q6_K_lanes(w.row(rows.lowerBound), w.rowBytes, Int32(rows.count), x.superBlocks, x.superBlocksPerRow,
                                       Int32(xRows), Int32(x.superBlocksPerRow), y + rows.lowerBound, yStride) != 0 {
                 return
@@ -184,7 +183,7 @@ public enum MatMul {
         precondition(x.formats.contains(.k256), "\(w.name) (\(w.type)) reads activations in super-blocks of 256; they were not kept")
         let blocks = x.superBlocksPerRow
         let per64Rows = max(0, min(gemmRows, xRows))
-        if per64Rows == 0 && xRows >= lanesMinRows(.q4_K),
+        if per64Rows == 0 && xRows >= lanesMinRows,
            chorus_gemm_q4_K_lanes(w.row(rows.lowerBound), w.rowBytes, Int32(rows.count), x.superBlocks, blocks,
                                   Int32(xRows), Int32(blocks), y + rows.lowerBound, yStride) != 0 {
             return

@@ -305,19 +305,12 @@ public final class Transformer: @unchecked Sendable {
             if headVocabulary != nil {
                 UnsafeMutableBufferPointer(start: s.logits + logitOffset * vocab, count: logitRows.count * vocab).update(repeating: -.infinity)
             }
-            let total = ranges.reduce(0) { $0 + $1.count }
-            pool.run(total, under: plan, op: .linear, grain: 64) { range, _ in
-                var offset = 0
-                for ids in ranges {
-                    let lo = max(range.lowerBound, offset), hi = min(range.upperBound, offset + ids.count)
-                    if lo < hi {
-                        MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
-                                        into: s.logits + logitOffset * vocab, yStride: vocab,
-                                        rows: (ids.lowerBound + lo - offset)..<(ids.lowerBound + hi - offset),
-                                        gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0,
-                                        tiled: !batchRounding || logitRows.count >= 8)
-                    }
-                    offset += ids.count
+            pool.run(ranges.reduce(0) { $0 + $1.count }, under: plan, op: .linear, grain: 64) { range, _ in
+                Self.forEachPiece(of: range, stacking: ranges) { _, rows in
+                    MatMul.multiply(weights.output, s.quantizedModel, xRows: logitRows.count,
+                                    into: s.logits + logitOffset * vocab, yStride: vocab, rows: rows,
+                                    gemmRows: batchRounding ? logitRows.count - logitRows.count % 4 : 0,
+                                    tiled: !batchRounding || logitRows.count >= 8)
                 }
             }
         }
@@ -363,15 +356,21 @@ public final class Transformer: @unchecked Sendable {
                                  gemmRows: Int, tiled: Bool) {
         let total = parts.reduce(0) { $0 + $1.0.rows }
         pool.run(total, under: plan, op: .linear, grain: 16) { range, _ in
-            var base = 0
-            for (w, y) in parts {
-                let lo = max(range.lowerBound, base), hi = min(range.upperBound, base + w.rows)
-                if lo < hi {
-                    MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: (lo - base)..<(hi - base), gemmRows: gemmRows,
-                                    tiled: tiled)
-                }
-                base += w.rows
+            Self.forEachPiece(of: range, stacking: parts.map { 0..<$0.0.rows }) { i, rows in
+                let (w, y) = parts[i]
+                MatMul.multiply(w, x, xRows: xRows, into: y, yStride: w.rows, rows: rows, gemmRows: gemmRows, tiled: tiled)
             }
+        }
+    }
+
+    /// `range` of the rows of `pieces` stacked end to end, as the part of each piece it covers (in
+    /// that piece's own row numbers): how one parallel region splits several row ranges evenly.
+    static func forEachPiece(of range: Range<Int>, stacking pieces: [Range<Int>], _ body: (Int, Range<Int>) -> Void) {
+        var offset = 0
+        for (i, piece) in pieces.enumerated() {
+            let lo = max(range.lowerBound, offset), hi = min(range.upperBound, offset + piece.count)
+            if lo < hi { body(i, (piece.lowerBound + lo - offset)..<(piece.lowerBound + hi - offset)) }
+            offset += piece.count
         }
     }
 

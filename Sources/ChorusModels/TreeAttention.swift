@@ -125,6 +125,31 @@ extension Transformer {
             window.map { batch.positions[batchRow] - batch.positions[r] < $0 } ?? true
         }
         let keysBase = cache.keys, valuesBase = cache.values
+        /// The dense part of (t, h): the query rounded to half in place, `accumulator` cleared, the
+        /// committed prefix visited in slot order.
+        @inline(__always) func attendPrefix(_ t: Int, _ h: Int, batchRow: Int, accumulator: UnsafeMutablePointer<UInt16>) -> SoftmaxState {
+            let q = query(t, h)
+            for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
+            let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
+            accumulator.initialize(repeating: 0, count: hd)
+            var state = SoftmaxState()
+            for slot in prefix(batchRow) {
+                state.visit(slot, query: q, keys: keysBase + base, values: valuesBase + base, headDimension: hd,
+                            scale: c.attentionScale, accumulator: accumulator)
+            }
+            return state
+        }
+        /// The sparse part of (t, h): the row's ancestors and itself, within the window.
+        @inline(__always) func attendAncestors(_ t: Int, _ h: Int, batchRow: Int, state: inout SoftmaxState,
+                                               accumulator: UnsafeMutablePointer<UInt16>) {
+            let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
+            for k in tree.starts[batchRow]..<tree.starts[batchRow + 1] {
+                let r = Int(tree.rows[k])
+                guard visibleInWindow(batchRow, r) else { continue }
+                state.visit(batch.firstSlot + r, query: query(t, h), keys: keysBase + base, values: valuesBase + base,
+                            headDimension: hd, scale: c.attentionScale, accumulator: accumulator)
+            }
+        }
 
         if mode == .merged {
             treeScratch.ensure(units: units, headDimension: hd)
@@ -132,34 +157,18 @@ extension Transformer {
             // Dense part: committed prefix of every (row, head).
             pool.run(units, under: plan, op: .attention) { range, _ in
                 for unit in range {
-                    let t = unit / c.headCount, h = unit % c.headCount, batchRow = chunkStart + t
-                    let q = query(t, h)
-                    for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
-                    let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
-                    let accumulator = prefixAccumulators + unit * hd
-                    accumulator.initialize(repeating: 0, count: hd)
-                    var state = SoftmaxState()
-                    for slot in prefix(batchRow) {
-                        state.visit(slot, query: q, keys: keysBase + base, values: valuesBase + base, headDimension: hd,
-                                    scale: c.attentionScale, accumulator: accumulator)
-                    }
-                    states[unit] = state
+                    let t = unit / c.headCount, h = unit % c.headCount
+                    states[unit] = attendPrefix(t, h, batchRow: chunkStart + t, accumulator: prefixAccumulators + unit * hd)
                 }
             }
             // Sparse part: ancestors only, from a fresh state; merged with the prefix state.
             pool.run(units, under: plan, op: .attention) { range, thread in
                 for unit in range {
-                    let t = unit / c.headCount, h = unit % c.headCount, batchRow = chunkStart + t
-                    let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
+                    let t = unit / c.headCount, h = unit % c.headCount
                     let accumulator = s.headAccumulators + thread * s.headAccumulatorStride
                     accumulator.initialize(repeating: 0, count: hd)
                     var state = SoftmaxState()
-                    for k in tree.starts[batchRow]..<tree.starts[batchRow + 1] {
-                        let r = Int(tree.rows[k])
-                        guard visibleInWindow(batchRow, r) else { continue }
-                        state.visit(batch.firstSlot + r, query: query(t, h), keys: keysBase + base, values: valuesBase + base,
-                                    headDimension: hd, scale: c.attentionScale, accumulator: accumulator)
-                    }
+                    attendAncestors(t, h, batchRow: chunkStart + t, state: &state, accumulator: accumulator)
                     SoftmaxState.merge(states[unit], prefixAccumulators + unit * hd, state, accumulator, headDimension: hd,
                                        into: s.attention + t * c.queryWidth + h * hd)
                 }
@@ -172,21 +181,15 @@ extension Transformer {
         pool.run(units, under: plan, op: .attention) { range, _ in
             for unit in range {
                 let t = unit / c.headCount, h = unit % c.headCount, batchRow = chunkStart + t
-                let q = query(t, h)
-                for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
-                let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
-                let keys = keysBase + base, values = valuesBase + base
                 // One accumulator per unit: per-thread ones share a cache line between threads at their boundary.
                 let accumulator = accumulators + unit * hd
-                accumulator.initialize(repeating: 0, count: hd)
-                var state = SoftmaxState()
-                for slot in prefix(batchRow) {
-                    state.visit(slot, query: q, keys: keys, values: values, headDimension: hd, scale: c.attentionScale,
-                                accumulator: accumulator)
-                }
-                let ancestors = tree.starts[batchRow]..<tree.starts[batchRow + 1]
+                var state = attendPrefix(t, h, batchRow: batchRow, accumulator: accumulator)
                 if mode == .denseMasked {
                     // Score every row up to this one, as a masked dense product would; fold in the visible ones.
+                    let q = query(t, h)
+                    let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
+                    let keys = keysBase + base, values = valuesBase + base
+                    let ancestors = tree.starts[batchRow]..<tree.starts[batchRow + 1]
                     var k = ancestors.lowerBound
                     for r in 0...batchRow {
                         let slot = batch.firstSlot + r
@@ -203,12 +206,7 @@ extension Transformer {
                     }
                 } else {
                     // Sparse tree part: the row's ancestors and itself only.
-                    for k in ancestors {
-                        let r = Int(tree.rows[k])
-                        guard visibleInWindow(batchRow, r) else { continue }
-                        state.visit(batch.firstSlot + r, query: q, keys: keys, values: values, headDimension: hd,
-                                    scale: c.attentionScale, accumulator: accumulator)
-                    }
+                    attendAncestors(t, h, batchRow: batchRow, state: &state, accumulator: accumulator)
                 }
                 let out = s.attention + t * c.queryWidth + h * hd
                 let inverse = 1 / state.normaliser

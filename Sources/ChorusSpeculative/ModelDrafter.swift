@@ -26,14 +26,20 @@ public final class ModelDrafter: Drafter {
     }
 
     public func prefill(_ tokens: [Int]) throws {
-        var common = 0
-        let bound = min(cached.count, cache.count, tokens.count)
-        while common < bound && cached[common] == tokens[common] { common += 1 }
-        cache.trim(to: common)
-        cached.removeSubrange(common...)
+        let common = rollBack(to: tokens, keeping: tokens.count)
         guard common < tokens.count else { return }
         _ = try model.forward(.sequence(Array(tokens[common...]), start: common, logits: .none), cache: cache)
         cached.append(contentsOf: tokens[common...])
+    }
+
+    /// Trim the cache to the longest prefix of `tokens` it holds, at most `bound` tokens; returns its length.
+    private func rollBack(to tokens: [Int], keeping bound: Int) -> Int {
+        var common = 0
+        let bound = min(cached.count, cache.count, bound)
+        while common < bound && cached[common] == tokens[common] { common += 1 }
+        cache.trim(to: common)
+        cached.removeSubrange(common...)
+        return common
     }
 
     public func draft(context: [Int], shape: TreeShape, limit: Int) throws -> TokenTree {
@@ -67,11 +73,7 @@ public final class ModelDrafter: Drafter {
         guard room > 1 else { return tree }
 
         // Roll back to the longest cached prefix of the context, then evaluate the rest (root last).
-        var common = 0
-        let bound = min(cached.count, cache.count, context.count - 1)
-        while common < bound && cached[common] == context[common] { common += 1 }
-        cache.trim(to: common)
-        cached.removeSubrange(common...)
+        let common = rollBack(to: context, keeping: context.count - 1)
         let fresh = Array(context[common...])
         var logits = try model.forward(.sequence(fresh, start: common), cache: cache)
         cached.append(contentsOf: fresh)

@@ -32,18 +32,6 @@ typedef struct {
     float d, m;
 } Lanes32Weights;
 
-static inline void *lanes32_buffer(size_t bytes, int which) {
-    static __thread void *buffers[2];
-    static __thread size_t capacity[2];
-    if (bytes > capacity[which]) {
-        free(buffers[which]);
-        capacity[which] = (bytes + 4095) / 4096 * 4096;
-        buffers[which] = aligned_alloc(64, capacity[which]);
-        if (!buffers[which]) abort();
-    }
-    return buffers[which];
-}
-
 static void lanes32_interleave(const ChorusQ8Block *x, size_t xstride, int jn, int nblocks, Lanes32Block *out) {
     for (int b = 0; b < nblocks; b++) {
         Lanes32Block *o = out + b;
@@ -134,45 +122,10 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void lanes32_tile(
     }
 }
 
-#define LANES32_RW 2
-#define LANES32_CHUNK_BYTES (384 * 1024)
-
+// Tiles of 2 weight rows: 16 float accumulators per weight row and group of rows.
 #define DEFINE_LANES32(NAME, BLOCK, UNPACK, MIN)                                                       \
-    static TARGET_AVX512 void NAME(const void *w, size_t wstride, int nw, const ChorusQ8Block *x,      \
-                                   size_t xstride, int nx, int nblocks, float *y, size_t ystride) {    \
-        const int groups = (nx + 15) / 16;                                                             \
-        Lanes32Block *xl = (Lanes32Block *)lanes32_buffer((size_t)groups * nblocks * sizeof(Lanes32Block), 0); \
-        for (int g = 0; g < groups; g++)                                                               \
-            lanes32_interleave(x + (size_t)16 * g * xstride, xstride, nx - 16 * g < 16 ? nx - 16 * g : 16, \
-                               nblocks, xl + (size_t)g * nblocks);                                     \
-        Lanes32Weights *wu = (Lanes32Weights *)lanes32_buffer((size_t)LANES32_RW * nblocks * sizeof(Lanes32Weights), 1); \
-        int chunk = (int)(LANES32_CHUNK_BYTES / ((size_t)nblocks * sizeof(Lanes32Block)));             \
-        if (chunk < 1) chunk = 1;                                                                      \
-        for (int g0 = 0; g0 < groups; g0 += chunk) {                                                   \
-            const int g1 = g0 + chunk < groups ? g0 + chunk : groups;                                  \
-            for (int r = 0; r < nw; r += LANES32_RW) {                                                 \
-                const int rw = nw - r < LANES32_RW ? nw - r : LANES32_RW;                              \
-                for (int i = 0; i < rw; i++) {                                                         \
-                    const BLOCK *row = (const BLOCK *)((const uint8_t *)w + (size_t)(r + i) * wstride); \
-                    for (int b = 0; b < nblocks; b++) UNPACK(row + b, wu + (size_t)i * nblocks + b);   \
-                }                                                                                      \
-                if (r + 2 * LANES32_RW < nw) {                                                         \
-                    const char *next = (const char *)w + (size_t)(r + 2 * LANES32_RW) * wstride;      \
-                    const int left = nw - r - 2 * LANES32_RW;                                          \
-                    const size_t bytes = (size_t)(left < LANES32_RW ? left : LANES32_RW) * wstride;    \
-                    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0); \
-                }                                                                                      \
-                for (int g = g0; g < g1; g++) {                                                        \
-                    const int jn = nx - 16 * g < 16 ? nx - 16 * g : 16;                                \
-                    const Lanes32Block *xg = xl + (size_t)g * nblocks;                                 \
-                    float *yg = y + (size_t)16 * g * ystride + r;                                      \
-                    if (rw == 2) lanes32_tile(wu, nblocks, xg, yg, ystride, jn, 2, MIN);               \
-                    else lanes32_tile(wu, nblocks, xg, yg, ystride, jn, 1, MIN);                       \
-                }                                                                                      \
-            }                                                                                          \
-        }                                                                                              \
-    }
-
+    DEFINE_LANES_DRIVER(NAME, TARGET_AVX512, ChorusQ8Block, 16, Lanes32Block, lanes32_interleave, Lanes32Weights, \
+                        BLOCK, UNPACK, 2, lanes32_tile, MIN)
 DEFINE_LANES32(lanes32_q4_0, L32BlockQ4_0, lanes32_unpack_q4_0, 0)
 DEFINE_LANES32(lanes32_q4_1, L32BlockQ4_1, lanes32_unpack_q4_1, 1)
 DEFINE_LANES32(lanes32_q5_0, L32BlockQ5_0, lanes32_unpack_q5_0, 0)

@@ -45,31 +45,6 @@ typedef struct {
     float xd[8];
 } LanesBlock8;            // 2208 bytes
 
-/// A growable per-thread buffer of `bytes` (never shrunk).
-static inline void *lanes_x_buffer(size_t bytes) {
-    static __thread void *buffer;
-    static __thread size_t capacity;
-    if (bytes > capacity) {
-        free(buffer);
-        capacity = (bytes + 4095) / 4096 * 4096;
-        buffer = aligned_alloc(64, capacity);
-        if (!buffer) abort();
-    }
-    return buffer;
-}
-
-static inline LanesWeights *lanes_w_buffer(size_t count) {
-    static __thread LanesWeights *buffer;
-    static __thread size_t capacity;
-    if (count > capacity) {
-        free(buffer);
-        capacity = count + 16;
-        buffer = (LanesWeights *)aligned_alloc(64, capacity * sizeof(LanesWeights));
-        if (!buffer) abort();
-    }
-    return buffer;
-}
-
 /// Lane l of an interleaved super-block from activation super-block `xb` (nil: a missing row,
 /// zeros): its sums of 32 as int16 pairs (`bs32`, L lanes per pair) and its scale. `WORDS` copies
 /// its 64 words (+128 per byte) into lane l of `xq`.
@@ -233,57 +208,15 @@ static inline TARGET_AVX2 void lanes_unpack_q6_K(const LanesBlockQ6_K *blk, Lane
 DEFINE_LANES_TILE(lanes_tile, TARGET_AVX512, LanesBlock, 16, _mm512, __m512i, __m512, si512, _mm512_dpbusd_epi32)
 DEFINE_LANES_TILE(lanes8_tile, TARGET_VNNI, LanesBlock8, 8, _mm256, __m256i, __m256, si256, _mm256_dpbusd_avx_epi32)
 
-#define LANES_RW 4
-#define LANES_CHUNK_BYTES (384 * 1024)
-#ifndef LANES_AHEAD
-#define LANES_AHEAD 2   // tiles of weight rows prefetched ahead
-#endif
-
-#define DEFINE_LANES(NAME, TARGET, L, XBLOCK, INTERLEAVE, TILE, BLOCK, UNPACK, SUB, Q4K)               \
-    static TARGET void NAME(const void *w, size_t wstride, int nw, const ChorusQ8KBlock *x,      \
-                                   size_t xstride, int nx, int nblocks, float *y, size_t ystride) {    \
-        const int groups = (nx + L - 1) / L;                                                           \
-        XBLOCK *xl = (XBLOCK *)lanes_x_buffer((size_t)groups * nblocks * sizeof(XBLOCK));              \
-        for (int g = 0; g < groups; g++)                                                               \
-            INTERLEAVE(x + (size_t)L * g * xstride, xstride, nx - L * g < L ? nx - L * g : L,          \
-                       nblocks, xl + (size_t)g * nblocks);                                             \
-        LanesWeights *wu = lanes_w_buffer((size_t)LANES_RW * nblocks);                                 \
-        int chunk = (int)(LANES_CHUNK_BYTES / ((size_t)nblocks * sizeof(XBLOCK)));                 \
-        if (chunk < 1) chunk = 1;                                                                      \
-        for (int g0 = 0; g0 < groups; g0 += chunk) {                                                   \
-            const int g1 = g0 + chunk < groups ? g0 + chunk : groups;                                  \
-            for (int r = 0; r < nw; r += LANES_RW) {                                                   \
-                const int rw = nw - r < LANES_RW ? nw - r : LANES_RW;                                  \
-                for (int i = 0; i < rw; i++) {                                                         \
-                    const BLOCK *row = (const BLOCK *)((const uint8_t *)w + (size_t)(r + i) * wstride); \
-                    for (int b = 0; b < nblocks; b++) UNPACK(row + b, wu + (size_t)i * nblocks + b);   \
-                }                                                                                      \
-                /* the next tile's weights, so that they stream in while this one computes */           \
-                if (r + LANES_AHEAD * LANES_RW < nw) {                                                 \
-                    const char *next = (const char *)w + (size_t)(r + LANES_AHEAD * LANES_RW) * wstride; \
-                    const int left = nw - r - LANES_AHEAD * LANES_RW;                                  \
-                    const size_t bytes = (size_t)(left < LANES_RW ? left : LANES_RW) * wstride;        \
-                    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0); \
-                }                                                                                      \
-                for (int g = g0; g < g1; g++) {                                                        \
-                    const int jn = nx - L * g < L ? nx - L * g : L;                                    \
-                    const XBLOCK *xg = xl + (size_t)g * nblocks;                                       \
-                    float *yg = y + (size_t)L * g * ystride + r;                                       \
-                    switch (rw) {                                                                      \
-                    case 1: TILE(wu, nblocks, xg, yg, ystride, jn, 1, SUB, Q4K); break;          \
-                    case 2: TILE(wu, nblocks, xg, yg, ystride, jn, 2, SUB, Q4K); break;          \
-                    case 3: TILE(wu, nblocks, xg, yg, ystride, jn, 3, SUB, Q4K); break;          \
-                    default: TILE(wu, nblocks, xg, yg, ystride, jn, 4, SUB, Q4K); break;         \
-                    }                                                                                  \
-                }                                                                                      \
-            }                                                                                          \
-        }                                                                                              \
-    }
-
-DEFINE_LANES(lanes_q4_K, TARGET_AVX512, 16, LanesBlock, lanes_interleave, lanes_tile, LanesBlockQ4_K, lanes_unpack_q4_K, 32, 1)
-DEFINE_LANES(lanes_q6_K, TARGET_AVX512, 16, LanesBlock, lanes_interleave, lanes_tile, LanesBlockQ6_K, lanes_unpack_q6_K, 16, 0)
-DEFINE_LANES(lanes8_q4_K, TARGET_VNNI, 8, LanesBlock8, lanes8_interleave, lanes8_tile, LanesBlockQ4_K, lanes_unpack_q4_K, 32, 1)
-DEFINE_LANES(lanes8_q6_K, TARGET_VNNI, 8, LanesBlock8, lanes8_interleave, lanes8_tile, LanesBlockQ6_K, lanes_unpack_q6_K, 16, 0)
+// Tiles of 4 weight rows: 4 integer and 8 float accumulators per group of rows.
+DEFINE_LANES_DRIVER(lanes_q4_K, TARGET_AVX512, ChorusQ8KBlock, 16, LanesBlock, lanes_interleave, LanesWeights,
+                    LanesBlockQ4_K, lanes_unpack_q4_K, 4, lanes_tile, 32, 1)
+DEFINE_LANES_DRIVER(lanes_q6_K, TARGET_AVX512, ChorusQ8KBlock, 16, LanesBlock, lanes_interleave, LanesWeights,
+                    LanesBlockQ6_K, lanes_unpack_q6_K, 4, lanes_tile, 16, 0)
+DEFINE_LANES_DRIVER(lanes8_q4_K, TARGET_VNNI, ChorusQ8KBlock, 8, LanesBlock8, lanes8_interleave, LanesWeights,
+                    LanesBlockQ4_K, lanes_unpack_q4_K, 4, lanes8_tile, 32, 1)
+DEFINE_LANES_DRIVER(lanes8_q6_K, TARGET_VNNI, ChorusQ8KBlock, 8, LanesBlock8, lanes8_interleave, LanesWeights,
+                    LanesBlockQ6_K, lanes_unpack_q6_K, 4, lanes8_tile, 16, 0)
 
 // 16 lanes from 12 rows on AVX-512; 8 lanes below that, and at every width on AVX-VNNI alone.
 #define LANES16_MIN_ROWS 12

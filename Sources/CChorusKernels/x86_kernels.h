@@ -168,19 +168,70 @@ static inline TARGET_VNNI __m256i dpbusd_acc_vnni(__m256i acc, __m256i u8, __m25
 // for Q5_0) that a single row recomputes for every weight row.
 typedef struct { __m256i pre[8]; float xd[8]; float s[8]; } Gemm32Side;  // 320 bytes
 
-// One growable side buffer per thread (never shrunk; at most a few hundred KB).
-static inline Gemm32Side *gemm32_side(int nblocks) {
-    static __thread Gemm32Side *side;
-    static __thread size_t capacity;
-    if ((size_t)nblocks > capacity) {
-        free(side);
-        size_t count = (size_t)nblocks + 64;
-        side = (Gemm32Side *)aligned_alloc(32, count * sizeof(Gemm32Side));
-        if (!side) abort();
-        capacity = count;
+// A per-thread scratch buffer of at least `bytes`, 64-byte aligned, grown as needed and never shrunk.
+// `slot` (0..3) keeps apart the buffers one kernel uses at the same time.
+static inline void *thread_scratch(int slot, size_t bytes) {
+    static __thread void *buffers[4];
+    static __thread size_t capacity[4];
+    if (bytes > capacity[slot]) {
+        free(buffers[slot]);
+        capacity[slot] = (bytes + 4095) / 4096 * 4096;
+        buffers[slot] = aligned_alloc(64, capacity[slot]);
+        if (!buffers[slot]) abort();
     }
-    return side;
+    return buffers[slot];
 }
+
+// The side blocks of the 32-weight row groups (room for 64 more blocks, so it rarely grows).
+static inline Gemm32Side *gemm32_side(int nblocks) {
+    return (Gemm32Side *)thread_scratch(2, ((size_t)nblocks + 64) * sizeof(Gemm32Side));
+}
+
+// The wide ("lanes") products, gemm_k_lanes.c and gemm32_lanes.c: the activation rows are interleaved
+// L at a time once per call (`INTERLEAVE` into XBLOCKs, one per block); then per RW weight rows their
+// blocks are unpacked (`UNPACK` into WEIGHTS), the weight rows LANES_AHEAD tiles on are prefetched,
+// and `TILE(wu, nblocks, xl, y, ystride, jn, RW, ...)` meets every group of L rows, the groups taken
+// in chunks of about LANES_CHUNK_BYTES so that they stay in cache while the weights stream once.
+// A last tile of fewer than RW weight rows runs them one at a time (the bits do not depend on it).
+#define LANES_CHUNK_BYTES (384 * 1024)
+#define LANES_AHEAD 2
+#define DEFINE_LANES_DRIVER(NAME, TARGET, ACT, L, XBLOCK, INTERLEAVE, WEIGHTS, BLOCK, UNPACK, RW, TILE, ...)  \
+    static TARGET void NAME(const void *w, size_t wstride, int nw, const ACT *x, size_t xstride, int nx,       \
+                            int nblocks, float *y, size_t ystride) {                                          \
+        const int groups = (nx + L - 1) / L;                                                                  \
+        XBLOCK *xl = (XBLOCK *)thread_scratch(0, (size_t)groups * nblocks * sizeof(XBLOCK));                  \
+        for (int g = 0; g < groups; g++)                                                                      \
+            INTERLEAVE(x + (size_t)L * g * xstride, xstride, nx - L * g < L ? nx - L * g : L, nblocks,        \
+                       xl + (size_t)g * nblocks);                                                             \
+        WEIGHTS *wu = (WEIGHTS *)thread_scratch(1, (size_t)RW * nblocks * sizeof(WEIGHTS));                   \
+        int chunk = (int)(LANES_CHUNK_BYTES / ((size_t)nblocks * sizeof(XBLOCK)));                            \
+        if (chunk < 1) chunk = 1;                                                                             \
+        for (int g0 = 0; g0 < groups; g0 += chunk) {                                                          \
+            const int g1 = g0 + chunk < groups ? g0 + chunk : groups;                                         \
+            for (int r = 0; r < nw; r += RW) {                                                                \
+                const int rw = nw - r < RW ? nw - r : RW;                                                     \
+                for (int i = 0; i < rw; i++) {                                                                \
+                    const BLOCK *row = (const BLOCK *)((const uint8_t *)w + (size_t)(r + i) * wstride);       \
+                    for (int b = 0; b < nblocks; b++) UNPACK(row + b, wu + (size_t)i * nblocks + b);          \
+                }                                                                                             \
+                if (r + LANES_AHEAD * RW < nw) {                                                              \
+                    const char *next = (const char *)w + (size_t)(r + LANES_AHEAD * RW) * wstride;            \
+                    const int left = nw - r - LANES_AHEAD * RW;                                               \
+                    const size_t bytes = (size_t)(left < RW ? left : RW) * wstride;                           \
+                    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);       \
+                }                                                                                             \
+                for (int g = g0; g < g1; g++) {                                                               \
+                    const int jn = nx - L * g < L ? nx - L * g : L;                                           \
+                    const XBLOCK *xg = xl + (size_t)g * nblocks;                                              \
+                    float *yg = y + (size_t)L * g * ystride + r;                                              \
+                    if (rw == RW) TILE(wu, nblocks, xg, yg, ystride, jn, RW, __VA_ARGS__);                    \
+                    else                                                                                      \
+                        for (int i = 0; i < rw; i++)                                                          \
+                            TILE(wu + (size_t)i * nblocks, nblocks, xg, yg + i, ystride, jn, 1, __VA_ARGS__); \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
 
 // The 32-weight formats for 2 or more activation rows: groups of up to 8 rows per weight row, each
 // weight block unpacked once per group (`GPREPARE`). Per row and block the same integer lanes as

@@ -108,9 +108,7 @@ static inline TARGET_AVX2 void lanes_unpack_q4_K(const LanesBlockQ4_K *blk, Lane
     _mm_storeu_si128((__m128i *)smb, sm);
     int32_t corr = 0;
     for (int j = 0; j < 4; j++) {
-        const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));
-        const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0x0F));
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0x0F));
+        Q4K_NIBBLES(blk->qs, j, lo, hi)
         _mm256_storeu_si256((__m256i *)(o->q + 64 * j), lo);
         _mm256_storeu_si256((__m256i *)(o->q + 64 * j + 32), hi);
         corr += smb[2 * j] * lanes_sum_s8(lo) + smb[2 * j + 1] * lanes_sum_s8(hi);

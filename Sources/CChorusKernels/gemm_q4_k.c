@@ -19,9 +19,7 @@ typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } BlockQ
 
 #define Q4K_CHUNKS                                                                                     \
     for (int j = 0; j < 4; j++) {                                                                      \
-        const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));                  \
-        const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0x0F));                            \
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0x0F));       \
+        Q4K_NIBBLES(blk->qs, j, lo, hi)                                                                \
         K_ACCUMULATE(lo, 2 * j, _mm256_shuffle_epi8(scales, BCAST16(2 * j)))                           \
         K_ACCUMULATE(hi, 2 * j + 1, _mm256_shuffle_epi8(scales, BCAST16(2 * j + 1)))                   \
     }
@@ -84,9 +82,7 @@ static const int q4kx8_side_slot[8] = {0, 2, 4, 6, 1, 3, 5, 7};
             const __m256i scales = BOTH_HALVES(_mm256_castsi256_si128(scales_mins));                   \
             const __m256i mins = BOTH_HALVES(_mm256_extracti128_si256(scales_mins, 1));                \
             for (int j = 0; j < 4; j++) {                                                              \
-                const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));          \
-                const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0x0F));                    \
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0x0F)); \
+                Q4K_NIBBLES(blk->qs, j, lo, hi)                                                        \
                 const __m256i s_lo = _mm256_shuffle_epi8(scales, BCAST16(2 * j));                      \
                 const __m256i s_hi = _mm256_shuffle_epi8(scales, BCAST16(2 * j + 1));                  \
                 for (int jj = 0; jj < JN; jj++) {                                                      \
@@ -257,9 +253,7 @@ DEFINE_Q4KX8_GEMV(q4kx8_gemv_vnni, TARGET_VNNI)
                 _mm_storeu_si128((__m128i *)mp[jj], _mm_madd_epi16(mins, q8s));                        \
             }                                                                                          \
             for (int j = 0; j < 4; j++) {                                                              \
-                const __m256i bits = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * j));          \
-                const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0x0F));                    \
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0x0F)); \
+                Q4K_NIBBLES(blk->qs, j, lo, hi)                                                        \
                 const __m256i s_lo = _mm256_shuffle_epi8(scales, BCAST16(2 * j));                      \
                 const __m256i s_hi = _mm256_shuffle_epi8(scales, BCAST16(2 * j + 1));                  \
                 for (int jj = 0; jj < JN; jj++) {                                                      \

@@ -389,6 +389,13 @@ static inline __m128i scales_mins_k4(const uint8_t *q) {
                          (int)((a[2] & four) | (((a[0] >> 6) & two) << 4)), (int)(a[0] & six));
 }
 
+// The 64 weights of chunk j of a Q4_K super-block (`qs` = its 128 bytes of nibbles): the low nibbles
+// are sub-block 2j (columns 64j..64j+31), the high nibbles sub-block 2j+1.
+#define Q4K_NIBBLES(qs, j, lo, hi)                                                                     \
+    const __m256i lo##_bits = _mm256_loadu_si256((const __m256i *)((qs) + 32 * (j)));                  \
+    const __m256i lo = _mm256_and_si256(lo##_bits, _mm256_set1_epi8(0x0F));                            \
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(lo##_bits, 4), _mm256_set1_epi8(0x0F));
+
 // Byte i = `value` where bit `bit` of byte i of `bits` is set, else 0.
 static inline TARGET_AVX2 __m256i bit_select(__m256i bits, int bit, char value) {
     __m256i mask = _mm256_set1_epi8((char)(1 << bit));

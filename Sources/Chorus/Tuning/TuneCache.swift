@@ -47,6 +47,19 @@ public struct TuneCache: Sendable {
         return try? JSONDecoder().decode(T.self, from: data)
     }
 
+    /// The value stored under `kind` and `key`, unless `fresh` or there is none; else `measure()`'s,
+    /// stored for the next run. `hit` is told when the stored value serves.
+    public func value<T: Codable>(kind: String, key: [String], fresh: Bool, hit: () -> Void = {},
+                                  measure: () throws -> T) rethrows -> T {
+        if !fresh, let cached = load(T.self, kind: kind, key: key) {
+            hit()
+            return cached
+        }
+        let measured = try measure()
+        store(measured, kind: kind, key: key)
+        return measured
+    }
+
     public func store<T: Encodable>(_ value: T, kind: String, key: [String]) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

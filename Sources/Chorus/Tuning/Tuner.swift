@@ -91,26 +91,18 @@ public struct Tuner {
         }
         let machineKey = [TuneCache.machine, "threads=\(threads)", TuneCache.build]
         let types = Set(([target] + Array(drafts.values)).flatMap { $0.matrixReads.map(\.type) }).sorted()
-        let profile: HardwareProfile
-        if !options.fresh, let cached = cache.load(HardwareProfile.self, kind: "hardware", key: machineKey + types) {
-            profile = cached
-            progress("\(threads) unit(s): hardware profile cached")
-        } else {
+        let profile: HardwareProfile = cache.value(kind: "hardware", key: machineKey + types, fresh: options.fresh,
+                                                   hit: { progress("\(threads) unit(s): hardware profile cached") }) {
             progress("\(threads) unit(s): profiling bandwidth, synchronisation, products of \(types.joined(separator: ", "))...")
-            profile = HardwareProfiler.profile(pool: pool, types: GGMLType.allCases.filter { types.contains($0.name) }, widths: [1, 2, 4, 8, 16])
-            cache.store(profile, kind: "hardware", key: machineKey + types)
+            return HardwareProfiler.profile(pool: pool, types: GGMLType.allCases.filter { types.contains($0.name) }, widths: [1, 2, 4, 8, 16])
         }
         func forwardCost(_ model: LanguageModel, name: String) throws -> ForwardCost {
             let key = machineKey + [TuneCache.fileIdentity(model.path), "widths=\(options.maxWidth)",
                                     "head=\(model.transformer.headVocabulary.map { "\($0)" } ?? "all")"]
-            var cost: ForwardCost
-            if !options.fresh, let cached = cache.load(ForwardCost.self, kind: "forward", key: key) {
-                cost = cached
-                progress("\(threads) unit(s): \(name) forward costs cached")
-            } else {
+            var cost: ForwardCost = try cache.value(kind: "forward", key: key, fresh: options.fresh,
+                                                    hit: { progress("\(threads) unit(s): \(name) forward costs cached") }) {
                 progress("\(threads) unit(s): \(name): timing forward passes of 1...\(options.maxWidth) rows")
-                cost = try model.measureForwardCost(name: name, widths: Array(1...options.maxWidth), progress: progress)
-                cache.store(cost, kind: "forward", key: key)
+                return try model.measureForwardCost(name: name, widths: Array(1...options.maxWidth), progress: progress)
             }
             cost.fit(profile: profile)
             return cost
@@ -134,13 +126,9 @@ public struct Tuner {
         // 3. Acceptance on the calibration prompts (the same bits whatever the unit count).
         let calibrator = AcceptanceCalibrator(target: main.target)
         let transcriptKey = [TuneCache.fileIdentity(targetPath), promptsHash, "tokens=\(options.calibrationTokens)"]
-        let transcripts: [Transcript]
-        if !options.fresh, let cached = cache.load([Transcript].self, kind: "transcripts", key: transcriptKey) {
-            transcripts = cached
-            progress("calibration: target outputs cached (\(cached.count) prompts)")
-        } else {
-            transcripts = try calibrator.transcripts(prompts: prompts, tokens: options.calibrationTokens, progress: progress)
-            cache.store(transcripts, kind: "transcripts", key: transcriptKey)
+        let transcripts: [Transcript] = try cache.value(kind: "transcripts", key: transcriptKey, fresh: options.fresh,
+                                                        hit: { progress("calibration: target outputs cached (\(prompts.count) prompts)") }) {
+            try calibrator.transcripts(prompts: prompts, tokens: options.calibrationTokens, progress: progress)
         }
         var profiles: [AcceptanceProfile] = []
         for choice in options.drafters {
@@ -150,17 +138,13 @@ public struct Tuner {
             case .ngram: key = transcriptKey + ["ngram"]
             case .model(let id): key = transcriptKey + [TuneCache.fileIdentity(main.drafts[id]!.path), "vocabulary=\(ModelDrafter.defaultVocabulary)"]
             }
-            let acceptance: AcceptanceProfile
-            if !options.fresh, let cached = cache.load(AcceptanceProfile.self, kind: "acceptance", key: key) {
-                acceptance = cached
-                progress("calibration: \(choice) acceptance cached")
-            } else {
+            let acceptance: AcceptanceProfile = try cache.value(kind: "acceptance", key: key, fresh: options.fresh,
+                                                                hit: { progress("calibration: \(choice) acceptance cached") }) {
                 progress("calibration: measuring \(choice) acceptance")
                 switch choice {
-                case .model(let id): acceptance = try calibrator.calibrate(draft: main.drafts[id]!, id: id, transcripts: transcripts)
-                default: acceptance = try calibrator.calibrate(drafter: NGramDrafter(), choice: .ngram, transcripts: transcripts)
+                case .model(let id): return try calibrator.calibrate(draft: main.drafts[id]!, id: id, transcripts: transcripts)
+                default: return try calibrator.calibrate(drafter: NGramDrafter(), choice: .ngram, transcripts: transcripts)
                 }
-                cache.store(acceptance, kind: "acceptance", key: key)
             }
             let row = acceptance.acceptance().first ?? []
             progress("calibration: \(choice): P(rank k) at depth 1 = [" + row.prefix(4).map { String(format: "%.2f", $0) }.joined(separator: " ") + "]")

@@ -24,6 +24,18 @@ import Testing
         return (ids, text, reason)
     }
 
+    /// The job's tokens from the plain single-sequence generator on a fresh cache: the reference.
+    func alone(_ job: SequenceJob, _ model: LanguageModel) throws -> [Int] {
+        try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
+                                             sampling: job.sampling).ids
+    }
+
+    /// A counter from the scheduler's /metrics text (0 when absent).
+    func counter(_ scheduler: BatchScheduler, _ name: String) -> Int {
+        scheduler.metrics.render().split(separator: "\n").first { $0.hasPrefix(name + " ") }
+            .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+    }
+
     @Test func sequencesAreIdenticalAloneAndBatched() async throws {
         let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 128, maxBatch: 16)
         let scheduler = BatchScheduler(model: model, slots: 4, queueCapacity: 8, stepRows: 16)
@@ -38,10 +50,7 @@ import Testing
             SequenceJob(promptIDs: model.tokenize(prompt), maxTokens: 12, sampling: i % 2 == 0 ? .greedy : seeded)
         }
         // References: the plain single-sequence generator, each on a fresh cache.
-        let alone = try jobs.map { job in
-            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
-                                                 sampling: job.sampling).ids
-        }
+        let alone = try jobs.map { try self.alone($0, model) }
         // One after another through the scheduler (later ones reuse the free caches' prefixes).
         for (i, job) in jobs.enumerated() {
             #expect(await collect(try scheduler.submit([job])[0]).ids == alone[i], "job \(i) alone differs from the generator")
@@ -86,19 +95,13 @@ import Testing
         scheduler.start()
         defer { scheduler.stopAll() }
         let jobs = prompts.map { SequenceJob(promptIDs: model.tokenize($0), maxTokens: maxTokens, sampling: .greedy) }
-        let plain = try jobs.map { job in
-            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
-                                                 sampling: job.sampling).ids
-        }
+        let plain = try jobs.map { try self.alone($0, model) }
         let streams = try scheduler.submit(jobs)
         for (i, stream) in streams.enumerated() {
             #expect(await collect(stream).ids == plain[i], "job \(i) differs from plain greedy under speculation")
         }
-        let metrics = scheduler.metrics.render()
-        func value(_ name: String) -> Int {
-            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
-        }
-        return (value("chorus_speculative_drafted_tokens_total"), value("chorus_speculative_accepted_tokens_total"))
+        return (counter(scheduler, "chorus_speculative_drafted_tokens_total"),
+                counter(scheduler, "chorus_speculative_accepted_tokens_total"))
     }
 
     /// Draft-model speculation in the batch: each speculating sequence drafts with its own draft
@@ -137,15 +140,11 @@ import Testing
             SequenceJob(promptIDs: model.tokenize(prompt), maxTokens: 8, sampling: i == 1 ? seeded : .greedy)
         }
         #expect(jobs[0].promptIDs.count > 16)
-        let plain = try jobs.map { job in
-            try Generator(model: model).generate(promptIDs: job.promptIDs, cache: model.makeCache(), maxTokens: job.maxTokens,
-                                                 sampling: job.sampling).ids
-        }
+        let plain = try jobs.map { try self.alone($0, model) }
         let streams = try scheduler.submit(jobs)
         for (i, stream) in streams.enumerated() {
             #expect(await collect(stream).ids == plain[i], "job \(i) differs after copying a shared prompt")
         }
-        let reused = scheduler.metrics.render().split(separator: "\n").first { $0.hasPrefix("chorus_prompt_tokens_reused_total ") }
-        #expect((reused.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) >= 2 * 16, "the shared prompt was not copied")
+        #expect(counter(scheduler, "chorus_prompt_tokens_reused_total") >= 2 * 16, "the shared prompt was not copied")
     }
 }

@@ -15,8 +15,7 @@ public func quantizeRowQ8K(_ x: UnsafePointer<Float>, into out: UnsafeMutablePoi
         var amaxLanes = SIMD8<Float>()
         for i in 0..<32 {
             let v = src.loadUnaligned(fromByteOffset: 32 * i, as: SIMD8<Float>.self)
-            let m = magnitude(v)
-            amaxLanes.replace(with: m, where: m .> amaxLanes)
+            amaxLanes = lanewiseMax(amaxLanes, magnitude(v))
         }
         let amax = amaxLanes.max()
         guard amax > 0 else {
@@ -52,7 +51,14 @@ func roundedToInt32(_ v: SIMD8<Float>) -> SIMD8<Int32> {
     return (bits & 0x007F_FFFF) &- 0x0040_0000
 }
 
+/// Lane-wise maximum: Swift's generic `pointwiseMax` stayed an out-of-line call in the quantisers.
 @inline(__always)
-private func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
+func lanewiseMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    a.replacing(with: b, where: b .> a)
+}
+
+/// |v| lane by lane (the sign bit cleared).
+@inline(__always)
+func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
     unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
 }

@@ -88,12 +88,7 @@ public func quantizeRowQ8(_ x: UnsafePointer<Float>, into out: UnsafeMutablePoin
         let v1 = src.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         let v2 = src.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
         let v3 = src.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        var a = abs(v0)
-        let a1 = abs(v1), a2 = abs(v2), a3 = abs(v3)
-        a.replace(with: a1, where: a1 .> a)
-        a.replace(with: a2, where: a2 .> a)
-        a.replace(with: a3, where: a3 .> a)
-        let m = a.max()
+        let m = lanewiseMax(lanewiseMax(magnitude(v0), magnitude(v1)), lanewiseMax(magnitude(v2), magnitude(v3))).max()
         // As ggml's quantize_row_q8_0/q8_1: multiplier 127/max, stored scale rounded to half.
         let exact = m / 127
         let id: Float = m == 0 ? 0 : 127 / m
@@ -112,14 +107,4 @@ public func quantizeRowQ8(_ x: UnsafePointer<Float>, into out: UnsafeMutablePoin
             qs.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q3), toByteOffset: 24, as: SIMD8<Int8>.self)
         }
     }
-}
-
-@inline(__always)
-private func abs(_ v: SIMD8<Float>) -> SIMD8<Float> { SIMD8<Float>(bitPattern: v.bitPattern & 0x7FFF_FFFF) }
-
-extension SIMD8 where Scalar == Float {
-    @inline(__always) init(bitPattern: SIMD8<UInt32>) {
-        self = unsafeBitCast(bitPattern, to: SIMD8<Float>.self)
-    }
-    @inline(__always) var bitPattern: SIMD8<UInt32> { unsafeBitCast(self, to: SIMD8<UInt32>.self) }
 }

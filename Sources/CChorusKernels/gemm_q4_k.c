@@ -93,16 +93,7 @@ static const int q4kx8_side_slot[8] = {0, 2, 4, 6, 1, 3, 5, 7};
                 }                                                                                      \
             }                                                                                          \
             /* S of rows 0..7 in the lanes of one vector (exact int32 sums) */                         \
-            const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], JN > 1 ? s[1] : _mm256_setzero_si256()), \
-                                                    JN > 2 ? _mm256_hadd_epi32(s[2], JN > 3 ? s[3] : _mm256_setzero_si256()) \
-                                                           : _mm256_setzero_si256());                  \
-            const __m256i h4567 = JN > 4                                                               \
-                ? _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], JN > 5 ? s[5] : _mm256_setzero_si256()),   \
-                                    JN > 6 ? _mm256_hadd_epi32(s[6], JN > 7 ? s[7] : _mm256_setzero_si256()) \
-                                           : _mm256_setzero_si256())                                   \
-                : _mm256_setzero_si256();                                                              \
-            const __m256i S = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),          \
-                                               _mm256_permute2x128_si256(h0123, h4567, 0x31));         \
+            const __m256i S = row_sums8(s, JN);                                                        \
             /* M of rows 0..7: madd of the mins with [row a | row b] side sums, three hadds */         \
             Q4KX8_GEMV_FLOAT_STEP                                                                      \
         }                                                                                              \
@@ -204,11 +195,7 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void q4kx8_gemv_avx51
         for (int jj = 0; jj < 8; jj++)
             s[jj] = jj < JN ? _mm256_add_epi32(_mm512_castsi512_si256(s5[jj]), _mm512_extracti64x4_epi64(s5[jj], 1))
                             : _mm256_setzero_si256();
-        const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-        const __m256i h4567 = JN > 4 ? _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]))
-                                     : _mm256_setzero_si256();
-        const __m256i S = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
-                                           _mm256_permute2x128_si256(h0123, h4567, 0x31));
+        const __m256i S = row_sums8(s, JN);
         Q4KX8_GEMV_FLOAT_STEP
     }
     float out[8];

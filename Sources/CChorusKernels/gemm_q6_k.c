@@ -124,11 +124,7 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void q6k_tiled_avx512
                 xd[jj] = 0;
             }
         }
-        const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-        const __m256i h4567 = JN > 4 ? _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]))
-                                     : _mm256_setzero_si256();
-        const __m256i S = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
-                                           _mm256_permute2x128_si256(h0123, h4567, 0x31));
+        const __m256i S = row_sums8(s, JN);
         acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_to_f32(blk->d)), _mm256_cvtepi32_ps(S)), _mm256_loadu_ps(xd), acc);
     }
     float out[8];

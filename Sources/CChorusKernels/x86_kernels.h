@@ -38,6 +38,16 @@ static inline TARGET_AVX2 int32_t hsum_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// The exact int32 sums of the 8 lanes of each of rows s[0..7], as lanes 0..7 of one vector (three
+// hadds and two permutes instead of a horizontal sum per row). Rows from `rows` on must be zero;
+// their half of the tree is skipped when rows <= 4.
+static inline __attribute__((always_inline)) TARGET_AVX2 __m256i row_sums8(const __m256i s[8], const int rows) {
+    const __m256i h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+    const __m256i h4567 = rows > 4 ? _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]))
+                                   : _mm256_setzero_si256();
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20), _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
 static inline TARGET_AVX2 float f16_to_f32(uint16_t h) {
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
 }

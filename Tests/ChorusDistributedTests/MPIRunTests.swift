@@ -82,9 +82,9 @@ enum MPIRun {
         return try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
     }
 
-    /// A text of a few hundred tokens: the shared code prompts.
+    /// A text of a few hundred tokens: the code prompts fixture.
     static func perplexityText() throws -> String {
-        let path = SharedFixtures.directory + "/prompts/code.jsonl"
+        let path = Fixtures.directory + "/prompts/code.jsonl"
         let data = try #require(FileManager.default.contents(atPath: path), "missing \(path)")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-mpi-ppl-\(getpid()).txt")
         var text = ""

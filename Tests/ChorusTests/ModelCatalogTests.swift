@@ -4,17 +4,17 @@ import Testing
 @testable import Chorus
 
 @Suite struct ModelCatalogTests {
-    private struct SharedCatalog: Decodable {
+    private struct FixtureCatalog: Decodable {
         var models: [CatalogEntry]
     }
 
-    /// The embedded catalog and shared/models.json must never drift apart.
-    @Test func embeddedCatalogEqualsSharedModelsJSON() throws {
-        let path = SharedFixtures.directory + "/models.json"
-        let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path); set CHORUS_SHARED")
-        let shared = try JSONDecoder().decode(SharedCatalog.self, from: data)
-        #expect(shared.models.map(\.id) == ModelCatalog.standard.ids)
-        for (embedded, expected) in zip(ModelCatalog.standard.models, shared.models) {
+    /// The embedded catalog and Tests/Fixtures/models.json (the project's model list) must never drift apart.
+    @Test func embeddedCatalogEqualsModelsJSONFixture() throws {
+        let path = Fixtures.directory + "/models.json"
+        let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)")
+        let fixture = try JSONDecoder().decode(FixtureCatalog.self, from: data)
+        #expect(fixture.models.map(\.id) == ModelCatalog.standard.ids)
+        for (embedded, expected) in zip(ModelCatalog.standard.models, fixture.models) {
             #expect(embedded == expected, "catalog entry \(expected.id) differs from models.json")
         }
     }

@@ -46,7 +46,7 @@ public struct CatalogEntry: Sendable, Hashable, Codable {
 
 /// The models Chorus knows by id, embedded so that users need nothing besides the binary.
 ///
-/// `ModelCatalog.standard` mirrors `shared/models.json` entry for entry; a test keeps the two equal.
+/// `ModelCatalog.standard` mirrors `Tests/Fixtures/models.json` entry for entry; a test keeps the two equal.
 public struct ModelCatalog: Sendable, Hashable {
     /// Entries in catalog order.
     public var models: [CatalogEntry]

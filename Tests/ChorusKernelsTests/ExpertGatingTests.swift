@@ -20,8 +20,10 @@ import Testing
         let q = softmax([Float(log(1.0)), Float(log(2.0)), Float(log(4.0)), Float(log(8.0))])
         for (got, want) in zip(q, [1.0, 2, 4, 8].map { $0 / 15 }) { #expect(abs(Double(got) - want) < 1e-7, "\(q)") }
         // Shift invariance (the maximum is subtracted first): huge logits do not overflow.
-        let r = softmax([1000, 1000 + Float(log(3.0))])
-        #expect(abs(Double(r[0]) - 0.25) < 1e-6 && abs(Double(r[1]) - 0.75) < 1e-6, "\(r)")
+        let high: Float = 1000 + Float(log(3.0))
+        let ratio = exp(Double(high - 1000))  // the exact difference of the two floats, about 3
+        let r = softmax([1000, high])
+        #expect(abs(Double(r[0]) - 1 / (1 + ratio)) < 1e-7 && abs(Double(r[1]) - ratio / (1 + ratio)) < 1e-7, "\(r)")
         #expect(softmax(Array(repeating: 0, count: 8)) == Array(repeating: 0.125, count: 8))
     }
 

@@ -160,6 +160,7 @@ import Testing
 
         var orphan = split
         orphan.derivation?.base = "no-such-model"
+        orphan.file = "orphan.gguf"
         let store3 = ModelStore(home: home.path, catalog: ModelCatalog(models: [orphan]), fetcher: NoFetcher(), progress: .silent)
         #expect(throws: ModelStoreError.unknownModel("no-such-model", known: [split.id])) { try store3.pull(orphan) }
     }

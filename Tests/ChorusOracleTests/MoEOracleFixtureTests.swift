@@ -7,6 +7,12 @@ import Testing
 /// scripts/llama-moe/oracle.py) belong to exactly the files `chorus pull` builds, and show the derived
 /// models are the dense one up to rounding when llama.cpp runs them: perplexity within 0.5% of the dense
 /// model's (same llama.cpp build, same text) and greedy tokens equal up to near-ties.
+///
+/// How far "rounding" goes under llama.cpp: the upcycled model computes w1*y + w2*y with w1 + w2 = 1 and y
+/// the dense FFN's own output (same int8 products), a one-ulp change per layer, yet its log-probabilities
+/// move by up to 0.19 and its perplexity by 0.22% (8-bit activation quantisation turns tiny differences
+/// into different roundings layer after layer). Hence a near-tie here is a top-2 gap within 0.1 and a
+/// log-probability may move by 0.25.
 @Suite struct MoEOracleFixtureTests {
     struct Fixture: Decodable {
         struct Perplexity: Decodable {
@@ -54,7 +60,8 @@ import Testing
         #expect(moe.perplexity.chunk_ppl.count == dense.perplexity.chunk_ppl.count && !dense.perplexity.chunk_ppl.isEmpty)
         for (expected, got) in zip(dense.greedy, moe.greedy) {
             #expect(got.prompt == expected.prompt && got.prompt_ids == expected.prompt_ids)
-            let failure = Oracle.compareGreedy(expected, ids: got.greedy_ids, logprobs: got.steps.map(\.logprob), steps: expected.steps.count)
+            let failure = Oracle.compareGreedy(expected, ids: got.greedy_ids, logprobs: got.steps.map(\.logprob), steps: expected.steps.count,
+                                               tieMargin: 0.1, tolerance: 0.25)
             #expect(failure == nil, "\(id) '\(expected.prompt)': \(failure ?? "")")
         }
     }

@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "ChorusPlannerTests", dependencies: ["ChorusPlanner", "ChorusRuntime", "ChorusSpeculative"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
-        .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport", "ChorusMPI"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
     ] + mpiTargets
 )

@@ -29,8 +29,10 @@ enum MPIRun {
     }
 
     /// `chorus ARGS` alone (ranks nil) or under `mpirun -np ranks`; `extra` adds MPMD parts (`: -np 1 chorus ...`).
+    /// `program` runs another executable than chorus (the test bundle itself, for transport tests).
     static func run(_ arguments: [String], ranks: Int? = nil, mpmd: [[String]] = [], environment: [String: String] = [:],
-                    timeout: Double = 240) throws -> Outcome {
+                    timeout: Double = 240, program: String = chorus) throws -> Outcome {
+        let chorus = program
         let process = Process()
         var args: [String]
         if let ranks {

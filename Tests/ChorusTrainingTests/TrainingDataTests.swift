@@ -110,3 +110,21 @@ import Testing
         #expect(throws: TrainingError.invalidData("there are no training sequences")) { _ = try DataOrder(count: 0, seed: 1) }
     }
 }
+
+@Suite struct StepBatchTests {
+    @Test func splitsTheBatchInOrderAndScalesByLossTokens() throws {
+        let sequences = (0..<6).map { i in
+            TrainingSequence(inputs: Array(repeating: i, count: 4), targets: Array(repeating: i, count: 4), lossMask: [true, i % 2 == 0, false, true])
+        }
+        var order = try DataOrder(count: 6, seed: 4), copy = order
+        let step = try StepBatch.next(from: sequences, order: &order, batch: 4, microbatches: 2)
+        let indices = copy.next(4)
+        #expect(step.microbatches.count == 2 && step.microbatches.allSatisfy { $0.count == 2 })
+        #expect(step.microbatches.flatMap { $0 } == indices.map { sequences[$0] })
+        let tokens = indices.map { sequences[$0].lossTokens }.reduce(0, +)
+        #expect(step.lossTokens == tokens && step.lossScale == 1 / Float(tokens))
+        #expect(throws: TrainingError.invalidOption("--batch 5 is not a multiple of --microbatches 2 (each micro-batch takes the same number of sequences)")) {
+            _ = try StepBatch.next(from: sequences, order: &order, batch: 5, microbatches: 2)
+        }
+    }
+}

@@ -186,3 +186,27 @@ public struct DataOrder: Sendable, Equatable, Codable {
         position = 0
     }
 }
+
+/// One optimiser step's data: `--batch` sequences from the data order, cut into `--microbatches` equal
+/// micro-batches in order, and the loss scale that makes the accumulated gradient that of the step's mean
+/// token loss (1 / loss tokens of the whole step).
+public struct StepBatch: Sendable, Equatable {
+    public var microbatches: [[TrainingSequence]]
+    public var lossScale: Float
+    public var lossTokens: Int
+
+    /// Draws the next step's sequences from `order`.
+    public static func next(from sequences: [TrainingSequence], order: inout DataOrder, batch: Int, microbatches: Int) throws -> StepBatch {
+        guard batch >= 1, microbatches >= 1 else { throw TrainingError.invalidOption("--batch and --microbatches must be at least 1") }
+        guard batch % microbatches == 0 else {
+            throw TrainingError.invalidOption("--batch \(batch) is not a multiple of --microbatches \(microbatches) (each micro-batch takes the same number of sequences)")
+        }
+        guard order.count == sequences.count else { throw TrainingError.invalidData("the data order is for \(order.count) sequences, the data has \(sequences.count)") }
+        let picked = order.next(batch).map { sequences[$0] }
+        let per = batch / microbatches
+        let tokens = picked.reduce(0) { $0 + $1.lossTokens }
+        guard tokens > 0 else { throw TrainingError.invalidData("a step's \(batch) sequences have no loss tokens") }
+        return StepBatch(microbatches: (0..<microbatches).map { Array(picked[$0 * per..<($0 + 1) * per]) },
+                         lossScale: 1 / Float(tokens), lossTokens: tokens)
+    }
+}

@@ -82,6 +82,17 @@ import Testing
         #expect(run.peakActivations == s.peakActivations, "\(kind): measured peak \(run.peakActivations) vs simulator \(s.peakActivations)")
     }
 
+    /// Paired steady states (forward and backward chunks of different micro-batches interleaved part by part,
+    /// "combined 1F1B") run the same computation.
+    @Test(arguments: [ScheduleKind.oneFOneB, .interleaved])
+    func pairedSchedulesEqualUnsplit(kind: ScheduleKind) throws {
+        let s = try Schedule.generate(ScheduleRequest(kind: kind, ranks: 2, microbatches: 4, pairForOverlap: true))
+        #expect(s.paired)
+        let run = try Self.loopback(s)
+        Self.expectEqual(run, try TinyRun.unsplit(microbatches: 4, layers: Self.layers, steps: Self.steps), tolerance: nil, "paired \(kind) P=2")
+        #expect(run.peakActivations == s.peakActivations)
+    }
+
     @Test func oneRankWithoutTransportEqualsUnsplit() throws {
         for kind in [ScheduleKind.gpipe, .oneFOneB, .zeroBubbleH1] {
             let run = try Self.loopback(try Self.schedule(kind, ranks: 1, microbatches: 3))

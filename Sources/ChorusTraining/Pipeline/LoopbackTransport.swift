@@ -76,6 +76,31 @@ public final class LoopbackTransport: Transport {
         }
     }
 
+    /// Eager: every member contributes its send buffer and counts to one meeting, then takes its parts.
+    public func startAllToAllV(_ send: UnsafeRawBufferPointer, sendCounts: [Int], into receive: UnsafeMutableRawBufferPointer,
+                               receiveCounts: [Int], group: TransportGroup?) throws -> any TransportRequest {
+        let members = (group as? LoopbackGroup)?.members ?? Array(0..<size)
+        let me = members.firstIndex(of: rank)!
+        _ = try allToAllDisplacements(sendCounts, ranks: members.count, capacity: send.count, side: "send")
+        let receiveAt = try allToAllDisplacements(receiveCounts, ranks: members.count, capacity: receive.count, side: "receive")
+        var counts = sendCounts.map { Int64($0).littleEndian }
+        let header = counts.withUnsafeMutableBytes { Array($0) }
+        let all = try collective(members, header + Array(send))
+        for (p, contribution) in all.enumerated() {
+            let (offset, count) = contribution.withUnsafeBytes { raw -> (Int, Int) in
+                let peerCounts = (0..<members.count).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+                return (8 * members.count + peerCounts[..<me].reduce(0, +), peerCounts[me])
+            }
+            guard count == receiveCounts[p] else {
+                throw TransportError.badCounts("rank \(members[p]) sends \(count) bytes, this rank expects \(receiveCounts[p])")
+            }
+            if count > 0 {
+                contribution.withUnsafeBytes { receive.baseAddress!.advanced(by: receiveAt[p]).copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+            }
+        }
+        return LoopbackRequest(done: true)
+    }
+
     public func barrier() throws {
         _ = try collective(Array(0..<size), [])
     }

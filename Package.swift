@@ -76,6 +76,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", "ChorusDistributed", "ChorusTransport", "ChorusPlanner",
+                           "ChorusTokenizers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")] + mpiDependency),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
@@ -90,6 +91,6 @@ let package = Package(
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport"]),
-        .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
+        .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF", "ChorusTestSupport"]),
     ] + mpiTargets
 )

@@ -82,6 +82,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", "ChorusDistributed", "ChorusTransport", "ChorusPlanner",
+                           "ChorusTokenizers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")] + mpiDependency),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
@@ -96,7 +97,7 @@ let package = Package(
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport", "ChorusMPI"]),
-        .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
+        .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF", "ChorusTestSupport"]),
         .target(name: "ChorusTrainingTestSupport", dependencies: ["ChorusTraining", "ChorusPipeline", "ChorusTransport"],
                 path: "Tests/ChorusTrainingTestSupport"),
         .testTarget(name: "ChorusTrainingTests", dependencies: ["ChorusTraining", "ChorusTrainingTestSupport", "ChorusGGUF", "ChorusTokenizers",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs Chorus's whole test suite on a fresh machine: builds in release (the model tests need the
 # speed), fetches the catalog models the tests use into $CHORUS_HOME (default ~/.cache/chorus;
-# already-cached models are kept; the derived MoE models are built from smollm2-135m), then runs every
-# test target.
+# already-cached models are kept; the derived MoE models are built from smollm2-135m) and llama.cpp's
+# tokenizer suite, then runs every test target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,10 @@ echo "== fetching models: $MODELS" >&2
 for model in $MODELS; do
     "$(swift build "${FLAGS[@]}" --show-bin-path)/chorus" pull "$model" >/dev/null
 done
+# llama.cpp's tokenizer suite (vocabulary-only GGUFs and their cases, ~75 MB from the llama-cpp-python
+# sdist), kept in $CHORUS_LLAMA_VOCAB (default $CHORUS_HOME/llama-vocab/<version>) between runs.
+echo "== fetching llama.cpp's tokenizer suite" >&2
+python3 scripts/llama-vocab/fetch.py >/dev/null
 echo "== running tests" >&2
 swift test "${FLAGS[@]}" --skip-build "$@"
 # End-to-end server tests: the real `chorus serve` on loopback, driven by the official openai client.

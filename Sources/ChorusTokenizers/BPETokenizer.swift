@@ -1,5 +1,8 @@
-/// The `gpt2` tokenizer model: special-token split, regex pre-tokenizer, byte-level BPE
-/// (llama.cpp `LLAMA_VOCAB_TYPE_BPE`; SmolLM2, Qwen2.5, Llama 3, ...).
+/// The `gpt2` (and `gemma4`) tokenizer model: special-token split, regex pre-tokenizer, BPE
+/// (llama.cpp `LLAMA_VOCAB_TYPE_BPE`; SmolLM2, Qwen2.5, Llama 3, Gemma 4, ...).
+///
+/// Byte-level vocabularies merge in the GPT-2 byte alphabet; Gemma 4's stores spaces as "▁" and merges
+/// raw UTF-8 (`Vocabulary.escapeWhitespaces`), so its spaces are escaped before splitting.
 struct BPETokenizer: VocabularyTokenizer {
     let vocabulary: Vocabulary
     let specialTokenSplitter: SpecialTokenSplitter
@@ -7,26 +10,24 @@ struct BPETokenizer: VocabularyTokenizer {
     let encoder: BytePairEncoder
 
     func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int] {
-        var output: [Int] = []
-        if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos { output.append(bos) }
-        let utf8 = Array(text.utf8)
-        utf8.withUnsafeBufferPointer { bytes in
-            var scratch = BytePairEncoder.Scratch()
-            for fragment in specialTokenSplitter.split(bytes, parseSpecial: parseSpecial) {
-                switch fragment {
-                case .token(let id):
-                    output.append(id)
-                case .text(let range):
-                    let fragmentBytes = UnsafeBufferPointer(rebasing: bytes[range])
-                    let decoded = PreTokenizerText(utf8: fragmentBytes)
-                    for word in preTokenizer.split(decoded) {
-                        let wordBytes = fragmentBytes[decoded.byteOffsets[word.lowerBound] ..< decoded.byteOffsets[word.upperBound]]
-                        encoder.encode(word: UnsafeBufferPointer(rebasing: wordBytes), scratch: &scratch, into: &output)
-                    }
-                }
+        var scratch = BytePairEncoder.Scratch()
+        var escaped: [UInt8] = []
+        return encodeFragments(text, addSpecial: addSpecial, parseSpecial: parseSpecial, first: addedBOS, last: addedEOS) {
+            fragment, _, output in
+            if vocabulary.escapeWhitespaces {
+                SentencePieceTokenizer.escapeSpaces(fragment, prefix: false, into: &escaped)
+                escaped.withUnsafeBufferPointer { encode(fragment: $0, &scratch, into: &output) }
+            } else {
+                encode(fragment: fragment, &scratch, into: &output)
             }
         }
-        if addSpecial, vocabulary.addEOS, let eos = vocabulary.eos { output.append(eos) }
-        return output
+    }
+
+    private func encode(fragment: UnsafeBufferPointer<UInt8>, _ scratch: inout BytePairEncoder.Scratch, into output: inout [Int]) {
+        let decoded = PreTokenizerText(utf8: fragment)
+        for word in preTokenizer.split(decoded) {
+            let wordBytes = fragment[decoded.byteOffsets[word.lowerBound] ..< decoded.byteOffsets[word.upperBound]]
+            encoder.encode(word: UnsafeBufferPointer(rebasing: wordBytes), scratch: &scratch, into: &output)
+        }
     }
 }

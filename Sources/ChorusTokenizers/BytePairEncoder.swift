@@ -1,8 +1,10 @@
-/// Byte-level BPE over one pre-tokenized word, as llama.cpp's `llm_tokenizer_bpe_session::tokenize`.
+/// BPE over one pre-tokenized word, as llama.cpp's `llm_tokenizer_bpe_session::tokenize`.
 ///
-/// The word's bytes start as one symbol each (in the GPT-2 byte alphabet); the adjacent pair with the
-/// lowest merge rank is merged, leftmost first among equal ranks, until no pair has a rank. Each
-/// resulting symbol is emitted as its token, or, when the vocabulary lacks it, byte by byte.
+/// The word starts as one symbol per character: per byte in the GPT-2 byte alphabet for byte-level
+/// vocabularies, per UTF-8 character of the raw text for Gemma 4's (llama.cpp's `byte_encode` off). The
+/// adjacent pair with the lowest merge rank is merged, leftmost first among equal ranks, until no pair has
+/// a rank. Each resulting symbol is emitted as its token or, when the vocabulary lacks it, byte by byte
+/// (byte-level: each byte of its alphabet text that is a token by itself; raw: `<0xAB>` tokens).
 ///
 /// Speed: symbols are interned strings (vocabulary tokens keep their ids; other merge results get ids
 /// past the vocabulary), and merge ranks live in a table keyed by the pair of interned ids, so the merge
@@ -13,16 +15,24 @@ struct BytePairEncoder: Sendable {
     private let vocabularySize: Int
     /// (left symbol << 32 | right symbol) -> (rank << 32 | merged symbol).
     private let merges: [UInt64: UInt64]
-    /// The symbol of each byte's GPT-2 alphabet character.
+    /// Byte-level: the symbol of each byte's GPT-2 alphabet character. Raw: the `<0xAB>` token of each byte.
     private let byteSymbols: [Int32]
+    private let byteLevel: Bool
     /// llama3: a word that is itself a token is emitted whole.
     private let ignoreMerges: Bool
+    /// Gemma 4: a word of newlines only that is itself a token is emitted whole.
+    private let wholeNewlineRuns: Bool
+    /// The symbol of a raw character no token or merge mentions (it can only fall back to bytes).
+    private var unknownSymbol: Int32 { Int32(symbols.count) }
 
     /// - Parameter merges: `tokenizer.ggml.merges`, "left right" in rank order.
-    init(vocabulary: Vocabulary, merges mergeList: [String], ignoreMerges: Bool) {
+    init(vocabulary: Vocabulary, merges mergeList: [String], byteLevel: Bool = true, ignoreMerges: Bool,
+         wholeNewlineRuns: Bool = false) {
         var symbols = vocabulary.texts
         vocabularySize = vocabulary.count
+        self.byteLevel = byteLevel
         self.ignoreMerges = ignoreMerges
+        self.wholeNewlineRuns = wholeNewlineRuns
         var merges: [UInt64: UInt64] = [:]
         merges.reserveCapacity(mergeList.count)
         for (rank, merge) in mergeList.enumerated() {
@@ -38,7 +48,15 @@ struct BytePairEncoder: Sendable {
                 merges[key] = UInt64(rank) << 32 | UInt64(merged)
             }
         }
-        byteSymbols = ByteLevelAlphabet.utf8ForByte.map { Int32(symbols.insert($0).index) }
+        if byteLevel {
+            byteSymbols = ByteLevelAlphabet.utf8ForByte.map { Int32(symbols.insert($0).index) }
+        } else {
+            let hex = Array("0123456789ABCDEF".utf8)
+            byteSymbols = (0 ..< 256).map { byte in
+                let name: [UInt8] = [0x3C, 0x30, 0x78, hex[byte >> 4], hex[byte & 15], 0x3E]  // <0xAB>
+                return Int32(vocabulary.id(of: name) ?? -1)
+            }
+        }
         self.symbols = symbols
         self.merges = merges
     }
@@ -59,6 +77,8 @@ struct BytePairEncoder: Sendable {
     /// Reusable buffers for one `encode` call.
     struct Scratch {
         fileprivate var symbol: [Int32] = []
+        /// Where each symbol's bytes start in the word; a symbol ends where the next live one starts.
+        fileprivate var start: [Int32] = []
         fileprivate var previous: [Int32] = []
         fileprivate var next: [Int32] = []
         fileprivate var alive: [Bool] = []
@@ -69,28 +89,11 @@ struct BytePairEncoder: Sendable {
     /// Appends the tokens of one word (raw UTF-8 bytes) to `output`.
     func encode(word: UnsafeBufferPointer<UInt8>, scratch: inout Scratch, into output: inout [Int]) {
         guard !word.isEmpty else { return }
-        if ignoreMerges {
-            scratch.encodedWord.removeAll(keepingCapacity: true)
-            for byte in word { scratch.encodedWord.append(contentsOf: ByteLevelAlphabet.utf8ForByte[Int(byte)]) }
-            if let id = scratch.encodedWord.withUnsafeBufferPointer({ symbols.index(of: $0) }), id < vocabularySize {
-                output.append(id)
-                return
-            }
+        if ignoreMerges || (wholeNewlineRuns && word.allSatisfy { $0 == 0x0A }), let id = wholeWordToken(word, &scratch) {
+            output.append(id)
+            return
         }
-        let n = word.count
-        scratch.symbol.removeAll(keepingCapacity: true)
-        scratch.previous.removeAll(keepingCapacity: true)
-        scratch.next.removeAll(keepingCapacity: true)
-        scratch.alive.removeAll(keepingCapacity: true)
-        for i in 0 ..< n {
-            scratch.symbol.append(byteSymbols[Int(word[i])])
-            scratch.previous.append(Int32(i - 1))
-            scratch.next.append(i + 1 < n ? Int32(i + 1) : -1)
-            scratch.alive.append(true)
-        }
-        scratch.queue.removeAll()
-        for i in 1 ..< max(n, 1) { addBigram(Int32(i - 1), Int32(i), &scratch) }
-
+        initialSymbols(word, &scratch)
         while let bigram = scratch.queue.pop() {
             let left = Int(bigram.left), right = Int(bigram.right)
             // Skip pairs whose symbols have changed since they were queued.
@@ -109,9 +112,10 @@ struct BytePairEncoder: Sendable {
         var i: Int32 = 0
         while i >= 0 {
             let symbol = Int(scratch.symbol[Int(i)])
+            let next = scratch.next[Int(i)]
             if symbol < vocabularySize {
                 output.append(symbol)
-            } else {
+            } else if byteLevel {
                 // Not a token: emit each byte of its text that is a token by itself (llama.cpp does this
                 // on the alphabet-encoded text, so only ASCII-printable bytes can match).
                 for byte in symbols.key(at: symbol) {
@@ -122,9 +126,55 @@ struct BytePairEncoder: Sendable {
                         output.append(id)
                     }
                 }
+            } else {
+                // Raw text: each byte as its `<0xAB>` token, where the vocabulary has one.
+                let end = next >= 0 ? Int(scratch.start[Int(next)]) : word.count
+                for byte in word[Int(scratch.start[Int(i)]) ..< end] where byteSymbols[Int(byte)] >= 0 {
+                    output.append(Int(byteSymbols[Int(byte)]))
+                }
             }
-            i = scratch.next[Int(i)]
+            i = next
         }
+    }
+
+    /// The token whose text is the whole word (in the byte alphabet for byte-level vocabularies), if any.
+    private func wholeWordToken(_ word: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch) -> Int? {
+        let id: Int?
+        if byteLevel {
+            scratch.encodedWord.removeAll(keepingCapacity: true)
+            for byte in word { scratch.encodedWord.append(contentsOf: ByteLevelAlphabet.utf8ForByte[Int(byte)]) }
+            id = scratch.encodedWord.withUnsafeBufferPointer { symbols.index(of: $0) }
+        } else {
+            id = symbols.index(of: word)
+        }
+        guard let id, id < vocabularySize else { return nil }
+        return id
+    }
+
+    /// One symbol per character of `word`, linked in order, with every mergeable neighbour pair queued.
+    private func initialSymbols(_ word: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch) {
+        scratch.symbol.removeAll(keepingCapacity: true)
+        scratch.start.removeAll(keepingCapacity: true)
+        scratch.previous.removeAll(keepingCapacity: true)
+        scratch.next.removeAll(keepingCapacity: true)
+        scratch.alive.removeAll(keepingCapacity: true)
+        scratch.queue.removeAll()
+        let n = word.count
+        var offset = 0
+        while offset < n {
+            let length = byteLevel ? 1 : min(SentencePieceEncoder.utf8Length(word[offset]), n - offset)
+            let symbol = byteLevel
+                ? byteSymbols[Int(word[offset])]
+                : symbols.index(of: UnsafeBufferPointer(rebasing: word[offset ..< offset + length])).map(Int32.init) ?? unknownSymbol
+            let index = scratch.symbol.count
+            scratch.symbol.append(symbol)
+            scratch.start.append(Int32(offset))
+            scratch.previous.append(Int32(index - 1))
+            offset += length
+            scratch.next.append(offset < n ? Int32(index + 1) : -1)
+            scratch.alive.append(true)
+        }
+        for i in 1 ..< max(scratch.symbol.count, 1) { addBigram(Int32(i - 1), Int32(i), &scratch) }
     }
 
     @inline(__always)

@@ -2,7 +2,8 @@
 ///
 /// llama.cpp keeps its own table (`unicode-data.cpp`, general categories plus the White_Space list);
 /// we ask Swift's `Unicode.Scalar.Properties`, which encode the same Unicode data. `\p{L}` is the L*
-/// categories, `\p{N}` the N* categories, `\s` the White_Space property, `\p{P}` the P* categories.
+/// categories, `\p{N}` the N* categories, `\s` the White_Space property, `\p{P}` the P* categories,
+/// `\p{M}` the M* categories, `\p{S}` the S* categories; control is C* but unassigned.
 ///
 /// llama.cpp's table was generated from Unicode 15.1, while Swift's follows a newer Unicode; a character
 /// assigned after 15.1 (e.g. CJK Extension J) is unassigned to llama.cpp, so we treat it as such.
@@ -13,6 +14,11 @@ struct CodepointClass: OptionSet, Sendable {
     static let number = CodepointClass(rawValue: 1 << 1)
     static let whitespace = CodepointClass(rawValue: 1 << 2)
     static let punctuation = CodepointClass(rawValue: 1 << 3)
+    /// Combining marks (accents).
+    static let mark = CodepointClass(rawValue: 1 << 4)
+    static let symbol = CodepointClass(rawValue: 1 << 5)
+    /// Control, format, private-use and surrogate codepoints (llama.cpp's `is_control`).
+    static let control = CodepointClass(rawValue: 1 << 6)
     /// Marks a position inside the fragment being scanned; positions past the end have no flags at all,
     /// as llama.cpp's `_get_flags` returns an empty flag set out of range.
     static let present = CodepointClass(rawValue: 1 << 7)
@@ -31,7 +37,7 @@ struct CodepointClass: OptionSet, Sendable {
     }
 
     static func compute(_ codepoint: UInt32) -> CodepointClass {
-        guard let scalar = Unicode.Scalar(codepoint) else { return .present }  // surrogates: undefined
+        guard let scalar = Unicode.Scalar(codepoint) else { return [.present, .control] }  // surrogates (Cs)
         var result: CodepointClass = .present
         let properties = scalar.properties
         if let age = properties.age, age > llamaCppUnicodeVersion { return result }
@@ -43,6 +49,12 @@ struct CodepointClass: OptionSet, Sendable {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
             .initialPunctuation, .finalPunctuation, .otherPunctuation:
             result.insert(.punctuation)
+        case .spacingMark, .nonspacingMark, .enclosingMark:
+            result.insert(.mark)
+        case .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+            result.insert(.symbol)
+        case .control, .format, .privateUse, .surrogate:
+            result.insert(.control)
         default:
             break
         }

@@ -23,10 +23,18 @@ extension Vocabulary {
         output.append(contentsOf: piece[start...])
     }
 
-    /// The whole text of `ids`, as `llama_detokenize(remove_special: false, unparse_special: renderSpecial)`.
-    func detokenize(_ ids: [Int], renderSpecial: Bool) -> [UInt8] {
+    /// The whole text of `ids`, as `llama_detokenize(remove_special: removeSpecial, unparse_special: renderSpecial)`:
+    /// with `removeSpecial` a leading BOS and a trailing EOS the model adds are dropped; the space a
+    /// SentencePiece-style tokenizer put before the first word is dropped too, unless a BOS was.
+    func detokenize(_ ids: [Int], removeSpecial: Bool = false, renderSpecial: Bool) -> [UInt8] {
         var bytes: [UInt8] = []
         var removeSpace = addSpacePrefix
+        var ids = ids[...]
+        if removeSpecial, addBOS, let first = ids.first, first == bos {
+            removeSpace = false
+            ids = ids.dropFirst()
+        }
+        if removeSpecial, addEOS, let last = ids.last, last == eos { ids = ids.dropLast() }
         for id in ids {
             appendPiece(id, renderSpecial: renderSpecial, leftStrip: removeSpace ? 1 : 0, to: &bytes)
             removeSpace = false

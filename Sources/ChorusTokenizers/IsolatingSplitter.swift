@@ -5,25 +5,46 @@
 /// between matches (`unicode_regex_split_stl`).
 enum IsolatingSplitter {
     /// Which codepoints the regex's character class accepts.
+    ///
+    /// Classes with `\p{..}` are matched by llama.cpp on a copy of the text where every non-ASCII
+    /// codepoint is collapsed to one byte standing for its category, so they are exactly the category
+    /// flags (plus the ASCII characters listed); classes of literal codepoints run on the codepoints.
     enum CharacterClass: Sendable {
         /// `\p{N}`
         case number
+        /// `\p{L}`
+        case letter
+        /// `\p{P}`
+        case punctuation
         /// `[\p{P}\$\+<=>\^~\|]`
         case punctuationOrOperator
+        /// `[\p{P}\$\+<=>\^~\|`]` (falcon: every ASCII punctuation or symbol character)
+        case punctuationOrSymbol
         /// `[0-9]`
         case asciiDigit
+        /// `[\r\n]`
+        case lineBreak
+        /// A class of literal codepoints and ranges.
+        case literal(CodepointSet)
 
         @inline(__always)
         func matches(_ codepoint: UInt32, _ flags: CodepointClass) -> Bool {
             switch self {
             case .number: return flags.contains(.number)
-            case .punctuationOrOperator:
+            case .letter: return flags.contains(.letter)
+            case .punctuation: return flags.contains(.punctuation)
+            case .punctuationOrOperator, .punctuationOrSymbol:
                 if flags.contains(.punctuation) { return true }
                 switch codepoint {
                 case 0x24, 0x2B, 0x3C, 0x3D, 0x3E, 0x5E, 0x7E, 0x7C: return true  // $ + < = > ^ ~ |
+                case 0x60:  // `
+                    if case .punctuationOrSymbol = self { return true }
+                    return false
                 default: return false
                 }
             case .asciiDigit: return codepoint >= 0x30 && codepoint <= 0x39
+            case .lineBreak: return codepoint == 0x0D || codepoint == 0x0A
+            case .literal(let set): return set.matches(codepoint, flags)
             }
         }
     }

@@ -2,13 +2,18 @@
 ///
 ///     (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 ///
-/// With `maxDigits` 3 this is llama.cpp's `unicode_regex_split_custom_llama3`. With `maxDigits` 1 it is the
-/// Qwen2 regex, which llama.cpp runs through `std::regex` on a category-collapsed copy of the text; that
-/// backtracking regex gives the same pieces as this scan (each alternative is tried in order at each
-/// position, `\s*[\r\n]+` ends after the last CR/LF of the whitespace run, `\s+(?!\S)` leaves the last
-/// whitespace before a non-space), and the contraction classes only ever match ASCII letters.
+/// With `maxDigits` 3 this is llama.cpp's `unicode_regex_split_custom_llama3`, with `maxDigits` 1 its
+/// `unicode_regex_split_custom_qwen2` (the Qwen2 regex).
+///
+/// With `marks` letter runs take combining marks too and the "other" class excludes them: the Qwen 3.5
+/// regex `...|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|...`
+/// (llama.cpp's `unicode_regex_split_custom_qwen35`).
 enum Llama3Scanner {
-    static func split(_ text: PreTokenizerText, _ fragment: Range<Int>, maxDigits: Int, into collector: inout PieceCollector) {
+    static func split(
+        _ text: PreTokenizerText, _ fragment: Range<Int>, maxDigits: Int, marks: Bool = false, into collector: inout PieceCollector
+    ) {
+        let word: CodepointClass = marks ? [.letter, .mark] : .letter
+        let notOther: CodepointClass = marks ? [.whitespace, .letter, .mark, .number] : [.whitespace, .letter, .number]
         let end = fragment.upperBound
         collector.begin(at: fragment.lowerBound)
         var pos = fragment.lowerBound
@@ -33,11 +38,11 @@ enum Llama3Scanner {
                 }
             }
 
-            // [^\r\n\p{L}\p{N}]?\p{L}+
+            // [^\r\n\p{L}\p{N}]?\p{L}+  (with marks: [^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+)
             if !(cpt == 0x0D || cpt == 0x0A || flags.contains(.number)) {
-                if flags.contains(.letter) || text.classAt(pos + 1, in: fragment).contains(.letter) {
+                if !flags.isDisjoint(with: word) || !text.classAt(pos + 1, in: fragment).isDisjoint(with: word) {
                     pos += 1
-                    while text.classAt(pos, in: fragment).contains(.letter) { pos += 1 }
+                    while !text.classAt(pos, in: fragment).isDisjoint(with: word) { pos += 1 }
                     collector.cut(at: pos)
                     continue
                 }
@@ -57,11 +62,15 @@ enum Llama3Scanner {
                 continue
             }
 
-            // <space>?[^\s\p{L}\p{N}]+[\r\n]*
+            // <space>?[^\s\p{L}\p{N}]+[\r\n]*  (with marks: [^\s\p{L}\p{M}\p{N}])
             let flags2 = cpt == 0x20 ? text.classAt(pos + 1, in: fragment) : flags
-            if !flags2.contains(.whitespace), !flags2.contains(.letter), !flags2.contains(.number) {
+            if flags2.isDisjoint(with: notOther) {
                 if cpt == 0x20 { pos += 1 }
-                while text.classAt(pos, in: fragment).isOther { pos += 1 }
+                while true {
+                    let next = text.classAt(pos, in: fragment)
+                    guard next.contains(.present), next.isDisjoint(with: notOther) else { break }
+                    pos += 1
+                }
                 var cpt2 = text.codepointAt(pos, in: fragment)
                 while cpt2 == 0x0D || cpt2 == 0x0A {
                     pos += 1

@@ -1,4 +1,4 @@
-/// The word splitter llama.cpp runs before byte-level BPE, chosen by `tokenizer.ggml.pre`.
+/// The word splitter llama.cpp runs before BPE, chosen by `tokenizer.ggml.pre`.
 ///
 /// llama.cpp (`llm_tokenizer_bpe`) keeps a list of regexes per pre-tokenizer type and applies them one
 /// after another, each splitting the pieces the previous one produced. We keep that shape: a list of
@@ -7,15 +7,22 @@ struct PreTokenizer: Sendable {
     enum Stage: Sendable {
         /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`
         case gpt2
-        /// The llama3 regex with `\p{N}{1,maxDigits}` (3: llama3, 1: qwen2).
-        case llama3(maxDigits: Int)
+        /// The llama3 regex with `\p{N}{1,maxDigits}` (3: llama3, 1: qwen2); with `marks`, letter runs
+        /// take combining marks too (`[\p{L}\p{M}]+`, qwen35).
+        case llama3(maxDigits: Int, marks: Bool)
         /// A single-class regex `[class]{minimum,maximum}`.
         case isolate(IsolatingSplitter.CharacterClass, minimum: Int, maximum: Int)
+        /// `\s?[class]+`
+        case prefixedRun(IsolatingSplitter.CharacterClass)
+        /// `\s+$`
+        case trailingWhitespace
+        /// `[^\n]+|[\n]+`
+        case newlineRuns
     }
 
     /// Families of `tokenizer.ggml.pre` values that share one regex list.
     enum Family: String, Sendable {
-        case `default`, gpt2, llama3, qwen2, smollm
+        case `default`, gpt2, llama3, qwen2, qwen35, smollm, falcon, deepSeekLLM, deepSeekCoder, gemma4
     }
 
     let family: Family
@@ -30,9 +37,24 @@ struct PreTokenizer: Sendable {
                 .isolate(.number, minimum: 1, maximum: .max), .isolate(.asciiDigit, minimum: 3, maximum: 3),
             ]
         case .gpt2: stages = [.gpt2]
-        case .llama3: stages = [.llama3(maxDigits: 3)]
-        case .qwen2: stages = [.llama3(maxDigits: 1)]
+        case .llama3: stages = [.llama3(maxDigits: 3, marks: false)]
+        case .qwen2: stages = [.llama3(maxDigits: 1, marks: false)]
+        case .qwen35: stages = [.llama3(maxDigits: 1, marks: true)]
         case .smollm: stages = [.isolate(.number, minimum: 1, maximum: 1), .gpt2]
+        case .falcon:
+            stages = [.isolate(.punctuationOrSymbol, minimum: 1, maximum: .max), .gpt2, .isolate(.asciiDigit, minimum: 3, maximum: 3)]
+        case .deepSeekLLM:
+            stages = [
+                .isolate(.lineBreak, minimum: 1, maximum: 1), .prefixedRun(.literal(.deepSeekLetters)),
+                .prefixedRun(.literal(.deepSeekPunctuation)), .trailingWhitespace,
+                .isolate(.literal(.cjkAndHangul), minimum: 1, maximum: .max), .isolate(.number, minimum: 1, maximum: .max),
+            ]
+        case .deepSeekCoder:
+            stages = [
+                .isolate(.lineBreak, minimum: 1, maximum: 1), .prefixedRun(.letter), .prefixedRun(.punctuation),
+                .isolate(.literal(.cjkAndHangul), minimum: 1, maximum: .max), .isolate(.number, minimum: 1, maximum: 1),
+            ]
+        case .gemma4: stages = [.newlineRuns]
         }
     }
 
@@ -45,10 +67,16 @@ struct PreTokenizer: Sendable {
                 switch stage {
                 case .gpt2:
                     GPT2Scanner.split(text, fragment, into: &collector)
-                case .llama3(let maxDigits):
-                    Llama3Scanner.split(text, fragment, maxDigits: maxDigits, into: &collector)
+                case .llama3(let maxDigits, let marks):
+                    Llama3Scanner.split(text, fragment, maxDigits: maxDigits, marks: marks, into: &collector)
                 case .isolate(let characterClass, let minimum, let maximum):
                     IsolatingSplitter.split(text, fragment, characterClass, minimum: minimum, maximum: maximum, into: &collector)
+                case .prefixedRun(let characterClass):
+                    PrefixedRunSplitter.split(text, fragment, characterClass, into: &collector)
+                case .trailingWhitespace:
+                    PrefixedRunSplitter.splitTrailingWhitespace(text, fragment, into: &collector)
+                case .newlineRuns:
+                    PrefixedRunSplitter.splitNewlineRuns(text, fragment, into: &collector)
                 }
             }
             fragments = collector.takePieces()
@@ -66,6 +94,9 @@ struct PreTokenizerConfiguration: Sendable {
     var ignoreMerges = false
     /// Default for add_bos before `tokenizer.ggml.add_bos_token` overrides it.
     var addBOS = false
+    /// Spaces are "▁" in the vocabulary and the merges run on raw UTF-8 rather than the GPT-2 byte
+    /// alphabet (Gemma 4's SentencePiece-style BPE).
+    var sentencePieceStyle = false
 
     /// The llama.cpp settings for `name`; nil when llama.cpp would refuse (or Chorus lacks the regexes).
     init?(name: String?) {
@@ -84,6 +115,8 @@ struct PreTokenizerConfiguration: Sendable {
             family = .qwen2; cleanSpaces = false
         case "stablelm2", "megrez":
             family = .qwen2
+        case "qwen35":
+            family = .qwen35; cleanSpaces = false
         case "smollm", "command-r":
             family = .smollm; cleanSpaces = false
         case "starcoder", "refact", "codeshell", "exaone", "minerva-7b", "mellum2":
@@ -93,6 +126,14 @@ struct PreTokenizerConfiguration: Sendable {
             family = .gpt2
         case "trillion", "granite-docling":
             family = .gpt2; cleanSpaces = false
+        case "falcon":
+            family = .falcon
+        case "deepseek-llm":
+            family = .deepSeekLLM; cleanSpaces = false
+        case "deepseek-coder":
+            family = .deepSeekCoder; cleanSpaces = false
+        case "gemma4", "granite-embed-multi-311m":
+            family = .gemma4; sentencePieceStyle = true
         default:
             return nil
         }

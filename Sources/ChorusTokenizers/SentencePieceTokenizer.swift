@@ -10,31 +10,23 @@ struct SentencePieceTokenizer: VocabularyTokenizer {
     let encoder: SentencePieceEncoder
 
     func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int] {
-        var output: [Int] = []
-        if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos { output.append(bos) }
-        let utf8 = Array(text.utf8)
-        let fragments = utf8.withUnsafeBufferPointer { specialTokenSplitter.split($0, parseSpecial: parseSpecial) }
-        var previousWasSpecial = true
         var escaped: [UInt8] = []
-        for fragment in fragments {
-            switch fragment {
-            case .token(let id):
-                output.append(id)
-                previousWasSpecial = true
-            case .text(let range):
-                escaped.removeAll(keepingCapacity: true)
-                if vocabulary.addSpacePrefix, previousWasSpecial { escaped.append(contentsOf: Self.escapedSpace) }
-                for byte in utf8[range] {
-                    if byte == 0x20 { escaped.append(contentsOf: Self.escapedSpace) } else { escaped.append(byte) }
-                }
-                escaped.withUnsafeBufferPointer { encoder.encode($0, into: &output) }
-                previousWasSpecial = false
-            }
+        return encodeFragments(text, addSpecial: addSpecial, parseSpecial: parseSpecial, first: addedBOS, last: addedEOS) {
+            fragment, followsSpecial, output in
+            Self.escapeSpaces(fragment, prefix: vocabulary.addSpacePrefix && followsSpecial, into: &escaped)
+            escaped.withUnsafeBufferPointer { encoder.encode($0, into: &output) }
         }
-        if addSpecial, vocabulary.addEOS, let eos = vocabulary.eos { output.append(eos) }
-        return output
     }
 
     /// "▁" (U+2581), SentencePiece's visible space.
     static let escapedSpace: [UInt8] = [0xE2, 0x96, 0x81]
+
+    /// `text` with every space as "▁" (and one more in front with `prefix`), into `escaped` (emptied first).
+    static func escapeSpaces(_ text: UnsafeBufferPointer<UInt8>, prefix: Bool, into escaped: inout [UInt8]) {
+        escaped.removeAll(keepingCapacity: true)
+        if prefix { escaped.append(contentsOf: escapedSpace) }
+        for byte in text {
+            if byte == 0x20 { escaped.append(contentsOf: escapedSpace) } else { escaped.append(byte) }
+        }
+    }
 }

@@ -22,6 +22,10 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int]
     /// The bytes a token stands for when printed (control tokens: empty unless renderSpecial).
     func pieceBytes(_ id: Int, renderSpecial: Bool) -> [UInt8]
+    /// The bytes of `ids` as llama.cpp's `llama_detokenize`: `removeSpecial` drops the BOS/EOS that
+    /// encode(addSpecial: true) adds, `renderSpecial` prints control tokens' text. With the flags matching
+    /// encode's, gives the text back wherever llama.cpp's does.
+    func detokenize(_ ids: [Int], removeSpecial: Bool, renderSpecial: Bool) -> [UInt8]
     /// Concatenates the pieces of `ids` as llama.cpp's `llama_detokenize` (no special-token removal),
     /// replacing invalid UTF-8 with U+FFFD.
     func decode(_ ids: [Int], renderSpecial: Bool) -> String

@@ -19,7 +19,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missingKey(let key): return "GGUF metadata has no '\(key)'"
         case .invalidValue(let key, let reason): return "GGUF metadata '\(key)' is invalid: \(reason)"
-        case .unsupportedModel(let name): return "unknown tokenizer model '\(name)' (supported: gpt2, llama)"
+        case .unsupportedModel(let name): return "unknown tokenizer model '\(name)' (supported: gpt2, llama, bert, t5, gemma4)"
         case .unsupportedPreTokenizer(let name): return "unknown pre-tokenizer type '\(name)'"
         case .duplicateToken(let text, let a, let b): return "duplicate token in vocabulary: '\(text)' has ids \(a) and \(b)"
         case .missingSpecialToken(let what): return what

@@ -9,25 +9,48 @@ public enum TokenizerLoader {
     ///   pre-tokenizer is one Chorus does not implement.
     public static func load(from metadata: GGUFMetadata) throws -> any Tokenizer {
         let model = try requiredString(metadata, "tokenizer.ggml.model")
-        let preName = try optionalString(metadata, "tokenizer.ggml.pre")
         switch model {
-        case "gpt2":
+        case "gpt2", "gemma4":
+            // llama.cpp gives the gemma4 model its own pre-tokenizer whatever tokenizer.ggml.pre says.
+            let preName = model == "gemma4" ? "gemma4" : try optionalString(metadata, "tokenizer.ggml.pre")
             guard let configuration = PreTokenizerConfiguration(name: preName) else {
                 throw TokenizerError.unsupportedPreTokenizer(preName ?? "")
             }
-            let vocabulary = try loadVocabulary(metadata, kind: .bytePairEncoding, preTokenizer: configuration)
+            let defaults = VocabularyDefaults.bytePairEncoding(configuration, gemma4Model: model == "gemma4")
+            let vocabulary = try loadVocabulary(metadata, defaults)
             let merges = try strings(metadata, "tokenizer.ggml.merges")
             return BPETokenizer(
                 vocabulary: vocabulary,
                 specialTokenSplitter: SpecialTokenSplitter(vocabulary: vocabulary),
                 preTokenizer: PreTokenizer(family: configuration.family),
-                encoder: BytePairEncoder(vocabulary: vocabulary, merges: merges, ignoreMerges: configuration.ignoreMerges))
+                encoder: BytePairEncoder(vocabulary: vocabulary, merges: merges, byteLevel: !configuration.sentencePieceStyle,
+                                         ignoreMerges: configuration.ignoreMerges,
+                                         wholeNewlineRuns: configuration.family == .gemma4))
         case "llama":
-            let vocabulary = try loadVocabulary(metadata, kind: .sentencePiece, preTokenizer: nil)
+            let vocabulary = try loadVocabulary(metadata, .sentencePiece)
             return SentencePieceTokenizer(
                 vocabulary: vocabulary,
                 specialTokenSplitter: SpecialTokenSplitter(vocabulary: vocabulary),
                 encoder: SentencePieceEncoder(vocabulary: vocabulary))
+        case "bert":
+            let vocabulary = try loadVocabulary(metadata, .wordPiece)
+            let lowercase = try bool(metadata, "tokenizer.ggml.normalizer.lowercase", default: true)
+            return WordPieceTokenizer(
+                vocabulary: vocabulary,
+                specialTokenSplitter: SpecialTokenSplitter(vocabulary: vocabulary),
+                lowercase: lowercase,
+                stripAccents: try bool(metadata, "tokenizer.ggml.normalizer.strip_accents", default: lowercase),
+                separator: try specialID(metadata, "tokenizer.ggml.seperator_token_id", default: 102, count: vocabulary.count),
+                maxTokenLength: (0 ..< vocabulary.count).reduce(0) { max($0, vocabulary.texts.keyLength(at: $1)) })
+        case "t5":
+            let vocabulary = try loadVocabulary(metadata, .unigram)
+            let key = "tokenizer.ggml.precompiled_charsmap"
+            let charsMap = metadata.contains(key) ? try PrecompiledCharsMap(ints(metadata, key).map { UInt8(truncatingIfNeeded: $0) }) : nil
+            return UnigramTokenizer(
+                vocabulary: vocabulary,
+                specialTokenSplitter: SpecialTokenSplitter(vocabulary: vocabulary),
+                charsMap: charsMap,
+                removeExtraWhitespaces: try bool(metadata, "tokenizer.ggml.remove_extra_whitespaces", default: false))
         default:
             throw TokenizerError.unsupportedModel(model)
         }
@@ -35,24 +58,7 @@ public enum TokenizerLoader {
 
     // MARK: - Vocabulary
 
-    static func loadVocabulary(
-        _ metadata: GGUFMetadata, kind: Vocabulary.Kind, preTokenizer: PreTokenizerConfiguration?
-    ) throws -> Vocabulary {
-        // Defaults per tokenizer type, before metadata overrides them.
-        var bos: Int?, eos: Int?, unknown: Int?
-        var addBOS: Bool, addEOS = false, addSpacePrefix: Bool, cleanSpaces: Bool, escapeWhitespaces: Bool
-        switch kind {
-        case .sentencePiece:
-            bos = 1; eos = 2; unknown = 0
-            addBOS = true; addSpacePrefix = true; cleanSpaces = false; escapeWhitespaces = true
-        case .bytePairEncoding:
-            bos = 11; eos = 11; unknown = nil
-            addBOS = preTokenizer?.addBOS ?? false; addSpacePrefix = false
-            cleanSpaces = preTokenizer?.cleanSpaces ?? true; escapeWhitespaces = false
-        }
-        addSpacePrefix = try bool(metadata, "tokenizer.ggml.add_space_prefix", default: addSpacePrefix)
-
-        // Token texts, scores, types.
+    static func loadVocabulary(_ metadata: GGUFMetadata, _ defaults: VocabularyDefaults) throws -> Vocabulary {
         let tokenStrings = try strings(metadata, "tokenizer.ggml.tokens")
         guard !tokenStrings.isEmpty else {
             throw TokenizerError.invalidValue(key: "tokenizer.ggml.tokens", reason: "the vocabulary is empty")
@@ -82,84 +88,20 @@ public enum TokenizerLoader {
         }
 
         // Special token ids: a default outside the vocabulary is dropped; a bad metadata id keeps the default.
-        func specialID(_ key: String, _ fallback: Int?) throws -> Int? {
-            var id = fallback
-            if let value = id, value >= n { id = nil }
-            if metadata.contains(key) {
-                let value = try int(metadata, key)
-                if value >= 0, value < n { id = value }
-            }
-            return id
-        }
-        bos = try specialID("tokenizer.ggml.bos_token_id", bos)
-        eos = try specialID("tokenizer.ggml.eos_token_id", eos)
-        unknown = try specialID("tokenizer.ggml.unknown_token_id", unknown)
-        var eot = try specialID("tokenizer.ggml.eot_token_id", nil)
-        var eom = try specialID("tokenizer.ggml.eom_token_id", nil)
-        var fimPad = try specialID("tokenizer.ggml.fim_pad_token_id", nil)
-        var fimRepo = try specialID("tokenizer.ggml.fim_rep_token_id", nil)
-        var fimSep = try specialID("tokenizer.ggml.fim_sep_token_id", nil)
-
-        addBOS = try bool(metadata, "tokenizer.ggml.add_bos_token", default: addBOS)
-        addEOS = try bool(metadata, "tokenizer.ggml.add_eos_token", default: addEOS)
+        let bos = try specialID(metadata, "tokenizer.ggml.bos_token_id", default: defaults.bos, count: n)
+        let eos = try specialID(metadata, "tokenizer.ggml.eos_token_id", default: defaults.eos, count: n)
+        let unknown = try specialID(metadata, "tokenizer.ggml.unknown_token_id", default: defaults.unknown, count: n)
+        var addBOS = try bool(metadata, "tokenizer.ggml.add_bos_token", default: defaults.addBOS)
+        let addEOS = try bool(metadata, "tokenizer.ggml.add_eos_token", default: defaults.addEOS)
+        if defaults.forcesBOS { addBOS = true }  // llama.cpp's Gemma 4 workaround
         if addBOS, bos == nil {
             throw TokenizerError.missingSpecialToken("tokenizer.ggml.add_bos_token is true, but tokenizer.ggml.bos_token_id is not set")
         }
         if addEOS, eos == nil {
             throw TokenizerError.missingSpecialToken("tokenizer.ggml.add_eos_token is true, but tokenizer.ggml.eos_token_id is not set")
         }
-
-        // llama.cpp recognises some special tokens by their text and forces them to be control tokens.
-        // It walks a hash map, so when several texts qualify for one role the pick is arbitrary; we take
-        // the lowest id. One pass finds every token whose text is on any of the lists.
-        var idsByText: [String: [Int]] = [:]
-        for (id, string) in tokenStrings.enumerated() {
-            guard let first = string.utf8.first, first == UInt8(ascii: "<") || first == UInt8(ascii: "[")
-                || first == UInt8(ascii: "_"), TokenTexts.all.contains(string) else { continue }
-            idsByText[string, default: []].append(id)
-        }
-        func ids(withTextIn candidates: Set<String>) -> [Int] {
-            candidates.flatMap { idsByText[$0] ?? [] }.sorted()
-        }
-        func detect(_ current: inout Int?, _ candidates: Set<String>) {
-            guard current == nil, let id = ids(withTextIn: candidates).first else { return }
-            current = id
-            attributes[id].insert(.control)
-        }
-        detect(&eot, TokenTexts.endOfTurn)
-        detect(&eom, TokenTexts.endOfMessage)
-        detect(&fimPad, TokenTexts.fimPad)
-        detect(&fimRepo, TokenTexts.fimRepo)
-        detect(&fimSep, TokenTexts.fimSeparator)
-
-        // Control tokens named "unused" are unused.
-        for id in 0 ..< n where attributes[id].contains(.control) && tokenStrings[id].contains("unused") {
-            attributes[id].insert(.unused)
-        }
-
-        // End-of-generation tokens.
-        var endOfGeneration = Set([fimPad, fimRepo, fimSep].compactMap { $0 })
-        for id in ids(withTextIn: TokenTexts.endOfGeneration) {
-            endOfGeneration.insert(id)
-            attributes[id].insert(.control)
-        }
-        // gpt-oss: these are always printed.
-        for id in ids(withTextIn: TokenTexts.alwaysPrinted) { attributes[id] = .userDefined }
-        for id in [eos, eot, eom].compactMap({ $0 }) { endOfGeneration.insert(id) }
-        func textOf(_ id: Int) -> String { String(decoding: texts.key(at: id), as: UTF8.self) }
-        // o200k_harmony / solar-open: "<|end|>" is not end of generation when "<|return|>"/"<|call|>" exist.
-        let eogTexts = Set(endOfGeneration.map(textOf))
-        if (eogTexts.contains("<|return|>") && eogTexts.contains("<|call|>"))
-            || (eogTexts.contains("<|calls|>") && eogTexts.contains("<|flush|>")),
-            let end = endOfGeneration.first(where: { textOf($0) == "<|end|>" }) {
-            endOfGeneration.remove(end)
-            attributes[end] = .userDefined
-        }
-        // gemma4 / paddleocr: "</s>" is not end of generation when "<|tool_response>" exists.
-        if eogTexts.contains("<|tool_response>"), let s = endOfGeneration.first(where: { textOf($0) == "</s>" }) {
-            endOfGeneration.remove(s)
-            attributes[s] = .normal
-        }
+        let endOfGeneration = try TokenTexts.markSpecialTokens(
+            metadata, tokenStrings: tokenStrings, texts: texts, attributes: &attributes, eos: eos)
 
         // Special tokens, longest text first (ties by id; llama.cpp's std::sort leaves ties unspecified).
         let specialTokens = (0 ..< n)
@@ -167,10 +109,23 @@ public enum TokenizerLoader {
             .sorted { texts.keyLength(at: $0) != texts.keyLength(at: $1) ? texts.keyLength(at: $0) > texts.keyLength(at: $1) : $0 < $1 }
 
         return Vocabulary(
-            kind: kind, texts: texts, scores: scores, attributes: attributes,
+            kind: defaults.kind, texts: texts, scores: scores, attributes: attributes,
             bos: bos, eos: eos, unknown: unknown, addBOS: addBOS, addEOS: addEOS,
-            addSpacePrefix: addSpacePrefix, escapeWhitespaces: escapeWhitespaces, cleanSpaces: cleanSpaces,
+            addSpacePrefix: try bool(metadata, "tokenizer.ggml.add_space_prefix", default: defaults.addSpacePrefix),
+            escapeWhitespaces: defaults.escapeWhitespaces, cleanSpaces: defaults.cleanSpaces,
             endOfGeneration: endOfGeneration, specialTokens: specialTokens)
+    }
+
+    /// A special token id from `key`, else `fallback`; ids outside the vocabulary are ignored (llama.cpp
+    /// drops such a default and keeps the default over such a metadata value).
+    static func specialID(_ metadata: GGUFMetadata, _ key: String, default fallback: Int?, count: Int) throws -> Int? {
+        var id = fallback
+        if let value = id, value >= count { id = nil }
+        if metadata.contains(key) {
+            let value = try int(metadata, key)
+            if value >= 0, value < count { id = value }
+        }
+        return id
     }
 
     // MARK: - Metadata access with tokenizer errors
@@ -217,23 +172,35 @@ public enum TokenizerLoader {
     }
 }
 
-/// Token texts llama.cpp treats specially regardless of the token type stored in the file.
-enum TokenTexts {
-    static let endOfTurn: Set<String> = [
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
-        "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
-    ]
-    static let endOfMessage: Set<String> = ["<|eom_id|>"]
-    static let fimPad: Set<String> = ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]
-    static let fimSeparator: Set<String> = ["<|file_sep|>"]
-    static let alwaysPrinted: Set<String> = ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"]
-    static let fimRepo: Set<String> = ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]
-    static let endOfGeneration: Set<String> = [
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-        "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-        "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-        "<｜end▁of▁sentence｜>", "[e~[",
-    ]
-    static let all = endOfTurn.union(endOfMessage).union(fimPad).union(fimRepo).union(fimSeparator)
-        .union(endOfGeneration).union(alwaysPrinted)
+/// llama.cpp's per-type defaults, before the metadata overrides them (`llama_vocab::impl::load`).
+struct VocabularyDefaults {
+    var kind: Vocabulary.Kind
+    var bos: Int?
+    var eos: Int?
+    var unknown: Int?
+    var addBOS: Bool
+    var addEOS = false
+    var addSpacePrefix: Bool
+    var cleanSpaces: Bool
+    /// Spaces are "▁" in token texts.
+    var escapeWhitespaces: Bool
+    /// BOS is added whatever `tokenizer.ggml.add_bos_token` says (Gemma 4).
+    var forcesBOS = false
+
+    static func bytePairEncoding(_ configuration: PreTokenizerConfiguration, gemma4Model: Bool) -> VocabularyDefaults {
+        VocabularyDefaults(
+            kind: .bytePairEncoding, bos: gemma4Model ? nil : 11, eos: gemma4Model ? nil : 11, unknown: nil,
+            addBOS: configuration.addBOS, addSpacePrefix: false, cleanSpaces: configuration.cleanSpaces,
+            escapeWhitespaces: configuration.sentencePieceStyle, forcesBOS: configuration.family == .gemma4)
+    }
+
+    static let sentencePiece = VocabularyDefaults(
+        kind: .sentencePiece, bos: 1, eos: 2, unknown: 0, addBOS: true, addSpacePrefix: true, cleanSpaces: false,
+        escapeWhitespaces: true)
+    static let wordPiece = VocabularyDefaults(
+        kind: .wordPiece, bos: 101, eos: nil, unknown: 100, addBOS: true, addSpacePrefix: false, cleanSpaces: true,
+        escapeWhitespaces: true)
+    static let unigram = VocabularyDefaults(
+        kind: .unigram, bos: nil, eos: 1, unknown: 2, addBOS: false, addEOS: true, addSpacePrefix: false,
+        cleanSpaces: false, escapeWhitespaces: true)
 }

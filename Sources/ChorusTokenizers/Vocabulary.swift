@@ -4,10 +4,14 @@
 struct Vocabulary: Sendable {
     /// llama.cpp's `llama_vocab_type` for the models Chorus supports.
     enum Kind: Sendable {
-        /// `tokenizer.ggml.model` = gpt2: byte-level BPE with merges.
+        /// `tokenizer.ggml.model` = gpt2 (byte-level BPE with merges) or gemma4 (BPE on raw UTF-8).
         case bytePairEncoding
         /// `tokenizer.ggml.model` = llama: SentencePiece BPE with scores and `<0xXX>` byte fallback.
         case sentencePiece
+        /// `tokenizer.ggml.model` = bert: WordPiece.
+        case wordPiece
+        /// `tokenizer.ggml.model` = t5: SentencePiece unigram.
+        case unigram
     }
 
     let kind: Kind
@@ -21,7 +25,8 @@ struct Vocabulary: Sendable {
     let unknown: Int?
     let addBOS: Bool
     let addEOS: Bool
-    /// SentencePiece: put a space before text that starts the input or follows a special token.
+    /// SentencePiece: put a space before text that starts the input or follows a special token (unigram:
+    /// before the first word of each text fragment); the detokenizer drops it again.
     let addSpacePrefix: Bool
     /// Spaces are stored as "▁" (U+2581) in token texts.
     let escapeWhitespaces: Bool

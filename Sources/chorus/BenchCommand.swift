@@ -12,21 +12,18 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var distributed: DistributedOptions
-    @Option(name: .customShort("p"), help: "Prompt tokens to process (pp).") var promptTokens: Int = 128
-    @Option(name: .customShort("n"), help: "Tokens to generate (tg).") var generateTokens: Int = 64
-    @Option(name: .customShort("r"), help: "Repetitions.") var repetitions: Int = 5
+    @Option(name: .customShort("p"), help: "Prompt tokens to process (pp).", range: 0...NumberArgument.maxTokens) var promptTokens: Int = 128
+    @Option(name: .customShort("n"), help: "Tokens to generate (tg).", range: 0...NumberArgument.maxTokens) var generateTokens: Int = 64
+    @Option(name: .customShort("r"), help: "Repetitions.", range: 1...1000) var repetitions: Int = 5
     @Flag(help: "Print time per operator class.") var profile = false
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var speculative: SpeculativeBenchOptions
-    @Option(help: "Instead of pp/tg, time one forward pass of W rows for each W (comma-separated, e.g. 1,2,4,8,16), as tree verification runs it.")
+    @Option(parsing: .unconditional, help: "Instead of pp/tg, time one forward pass of W rows for each W (comma-separated, e.g. 1,2,4,8,16), as tree verification runs it.")
     var widths: String?
 
     func validate() throws {
         if speculative.plan != nil { return try validatePlan() }
-        guard promptTokens >= 0, generateTokens >= 0, promptTokens + generateTokens > 0 else {
-            throw ValidationError("-p and -n must be >= 0 and not both 0")
-        }
-        guard (1...1000).contains(repetitions) else { throw ValidationError("-r must be between 1 and 1000") }
+        guard promptTokens + generateTokens > 0 else { throw ValidationError("-p and -n must not both be 0") }
         if widths != nil { _ = try parsedWidths() }
     }
 

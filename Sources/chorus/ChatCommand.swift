@@ -10,7 +10,7 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @Option(help: "A system message for the conversation.") var system: String?
-    @Option(name: .customShort("n"), help: "Maximum new tokens per reply.") var maxTokens: Int = 512
+    @Option(name: .customShort("n"), help: "Maximum new tokens per reply.", range: 0...NumberArgument.maxTokens) var maxTokens: Int = 512
 
     func run() throws {
         let model = try options.load()

@@ -12,6 +12,7 @@ struct ChorusCommand: AsyncParsableCommand {
             GenerateCommand.self,
             ChatCommand.self,
             TokenizeCommand.self,
+            DetokenizeCommand.self,
             PerplexityCommand.self,
             BenchCommand.self,
             UnitsCommand.self,

@@ -21,13 +21,13 @@ enum BalanceChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// Options for running one model across processes (under `mpirun`).
 struct DistributedOptions: ParsableArguments {
-    @Option(name: .customLong("pipeline-stages"), help: "Split the model's layers into P pipeline stages, one per rank group (run under mpirun -np P x T).")
+    @Option(name: .customLong("pipeline-stages"), help: "Split the model's layers into P pipeline stages, one per rank group (run under mpirun -np P x T).", range: 1...256)
     var pipelineStages: Int = 1
 
-    @Option(name: .customLong("tensor-parallel"), help: "Split each layer's attention heads and feed-forward rows across T ranks (Megatron-style).")
+    @Option(name: .customLong("tensor-parallel"), help: "Split each layer's attention heads and feed-forward rows across T ranks (Megatron-style).", range: 1...64)
     var tensorParallel: Int = 1
 
-    @Option(help: "Cut each forward pass's rows (prompt, perplexity chunk) into K micro-batches so all stages work at once.")
+    @Option(help: "Cut each forward pass's rows (prompt, perplexity chunk) into K micro-batches so all stages work at once.", range: 1...4096)
     var microbatches: Int = 1
 
     @Option(help: "Pipeline order for the forward passes: gpipe or 1f1b (the same order without backward passes).")
@@ -39,16 +39,12 @@ struct DistributedOptions: ParsableArguments {
     @Option(help: "Write every rank's compute and communication intervals to this JSON file (draw it with chorus pipeline draw).")
     var trace: String?
 
-    @Option(name: .customLong("comm-timeout"), help: "Seconds a rank waits for another before failing the run.")
+    @Option(name: .customLong("comm-timeout"), help: "Seconds a rank waits for another before failing the run.", range: 0.001...86400)
     var commTimeout: Double = 60
 
     var isDistributed: Bool { pipelineStages > 1 || tensorParallel > 1 }
 
     func validate() throws {
-        guard (1...256).contains(pipelineStages) else { throw ValidationError("--pipeline-stages must be between 1 and 256") }
-        guard (1...64).contains(tensorParallel) else { throw ValidationError("--tensor-parallel must be between 1 and 64") }
-        guard (1...4096).contains(microbatches) else { throw ValidationError("--microbatches must be between 1 and 4096") }
-        guard commTimeout > 0 && commTimeout <= 86400 else { throw ValidationError("--comm-timeout must be between 0 and 86400 seconds") }
         if !isDistributed && trace != nil { throw ValidationError("--trace records a distributed run: add --pipeline-stages or --tensor-parallel") }
     }
 }

@@ -11,22 +11,20 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var distributed: DistributedOptions
     @Argument(help: "The prompt.") var prompt: String
-    @Option(name: .customShort("n"), help: "Maximum number of new tokens.") var maxTokens: Int = 128
+    @Option(name: .customShort("n"), help: "Maximum number of new tokens.", range: 0...NumberArgument.maxTokens) var maxTokens: Int = 128
     @Flag(help: "Wrap the prompt as one user turn in the model's chat template.") var chat = false
     @Flag(help: "Print one JSON object with ids, text and speeds instead of streaming text.") var json = false
     @Option(help: "Speculative decoding: a draft model sharing the target's tokenizer (catalog id or .gguf path), or `ngram` for prompt lookup. Greedy (--temperature 0): the same tokens as plain decoding; sampling: the same distribution.")
     var draft: String?
-    @Option(help: "Token-tree shape for --draft: children per node at each depth, e.g. 3,2,1.") var tree: String?
-    @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).") var draftLength: Int?
-    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).")
+    @Option(parsing: .unconditional, help: "Token-tree shape for --draft: children per node at each depth, e.g. 3,2,1.") var tree: String?
+    @Option(help: "Draft a chain of K tokens per verification (default 4 when --tree is not given).", range: 1...63) var draftLength: Int?
+    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).", range: 0...Int(Int32.max))
     var draftVocabulary: Int = ModelDrafter.defaultVocabulary
     @Flag(help: "Skeleton-of-thought: outline first, then expand every point in parallel as a batch (chat models).")
     var skeletonOfThought = false
     @Option(help: "Run as an execution plan from `chorus tune` says (drafter, tree, width, partition, threads).") var plan: String?
 
     func validate() throws {
-        guard maxTokens >= 0 else { throw ValidationError("-n must be >= 0") }
-        guard draftVocabulary >= 0 else { throw ValidationError("--draft-vocabulary must be >= 0") }
         if plan != nil { return try validatePlan() }
         if draft == nil, tree != nil || draftLength != nil { throw ValidationError("--tree and --draft-length need --draft") }
         if tree != nil, draftLength != nil { throw ValidationError("give either --tree or --draft-length, not both") }
@@ -34,7 +32,6 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("--draft needs batch-invariant rounding (a tree row must equal its chain); drop --llama-cpp-rounding")
         }
         if skeletonOfThought, draft != nil { throw ValidationError("--skeleton-of-thought does not combine with --draft") }
-        if let draftLength, draftLength < 1 || draftLength > 63 { throw ValidationError("--draft-length must be between 1 and 63") }
         if let tree {
             do { _ = try TreeShape.parse(tree) } catch { throw ValidationError("--tree: \(error)") }
         }

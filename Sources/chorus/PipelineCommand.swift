@@ -59,16 +59,13 @@ struct PipelineSimulateCommand: ParsableCommand {
     @Option(help: "Schedule: gpipe, 1f1b, interleaved, zb-h1, dualpipe, or all (compare every schedule).")
     var schedule: PipelineScheduleChoice
 
-    @Option(help: "Pipeline stages (ranks), P.")
-    var stages: Int
+    @Option(help: "Pipeline stages (ranks), P.", range: 1...1_000_000) var stages: Int
 
-    @Option(help: "Micro-batches per training step, M.")
-    var microbatches: Int
+    @Option(help: "Micro-batches per training step, M.", range: 1...1_000_000) var microbatches: Int
 
-    @Option(help: "Model chunks per stage for interleaved, V (default 2).")
-    var virtual: Int?
+    @Option(help: "Model chunks per stage for interleaved, V (default 2).", range: 1...1_000_000) var virtual: Int?
 
-    @Option(help: "Costs per micro-batch per stage: f (forward), b (input grad), w (weight grad), pp (one pipeline send), ep (one all-to-all), attn (attention share of compute). Default f=1,b=2,w=1,pp=0.2,ep=0.5.")
+    @Option(parsing: .unconditional, help: "Costs per micro-batch per stage: f (forward), b (input grad), w (weight grad), pp (one pipeline send), ep (one all-to-all), attn (attention share of compute). Default f=1,b=2,w=1,pp=0.2,ep=0.5.")
     var costs: String?
 
     @Option(name: .customLong("costs-from"), help: "Measure one transformer layer's forward time of MODEL on this machine and derive f (b = w = f; pp and ep keep their ratio to f from --costs).")

@@ -10,7 +10,7 @@ struct PipelineDrawCommand: ParsableCommand {
 
     @Argument(help: "A trace written by --trace.") var trace: String
     @Option(help: "Write the SVG here.") var svg: String
-    @Option(help: "Which forward pass to draw (default: the one with the most micro-batches).") var forward: Int?
+    @Option(help: "Which forward pass to draw (default: the one with the most micro-batches).", range: 0...Int(Int32.max)) var forward: Int?
     @Flag(help: "Draw only the measured timeline, not the simulator's replay.") var measuredOnly = false
 
     func run() throws {
@@ -33,7 +33,7 @@ struct PipelineCompareCommand: ParsableCommand {
         commandName: "compare", abstract: "Compare a traced run's makespan and bubble with the simulator's prediction for its measured costs.")
 
     @Argument(help: "A trace written by --trace.") var trace: String
-    @Option(help: "Which forward pass (default: the one with the most micro-batches).") var forward: Int?
+    @Option(help: "Which forward pass (default: the one with the most micro-batches).", range: 0...Int(Int32.max)) var forward: Int?
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {

@@ -15,33 +15,27 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
-    @Option(help: "Sequences decoded together (slots); each holds a KV cache of the full context.") var parallel = 4
-    @Option(help: "Sequences that may wait for a slot before requests get 429 (default: 4 x --parallel).") var queue: Int?
-    @Option(help: "Rows per batched forward pass: decoding rows first, prompt chunks fill the rest.") var batch = 64
+    @Option(help: "Port to listen on (0: any free port, printed at start).", range: 0...65535) var port = 8080
+    @Option(help: "Sequences decoded together (slots); each holds a KV cache of the full context.", range: 1...256) var parallel = 4
+    @Option(help: "Sequences that may wait for a slot before requests get 429 (default: 4 x --parallel).", range: 0...1_000_000) var queue: Int?
+    @Option(help: "Rows per batched forward pass: decoding rows first, prompt chunks fill the rest.", range: 1...4096) var batch = 64
     @Option(help: "Require 'Authorization: Bearer KEY' on every request but /health.") var apiKey: String?
     @Option(help: "An execution plan from `chorus tune` (threads, partition, drafter, tree: the server speculates with the plan's drafter, chains as deep as its tree) or a partition plan (JSON) splitting each operator class's rows across the threads; any partition gives the same bits.")
     var plan: String?
-    @Option(help: "Greedy requests: draft K tokens (by prompt lookup unless --draft names a model) and verify them in the same pass (0: off; 2 when --draft is given).")
+    @Option(help: "Greedy requests: draft K tokens (by prompt lookup unless --draft names a model) and verify them in the same pass (0: off; 2 when --draft is given).", range: 0...32)
     var speculate: Int?
     @Option(help: "Speculative drafts from this draft model (catalog id or .gguf path, sharing the model's vocabulary) or `ngram` (prompt lookup).")
     var draft: String?
-    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).")
+    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).", range: 0...Int(Int32.max))
     var draftVocabulary: Int = ModelDrafter.defaultVocabulary
-    @Option(help: "Speculate only while at most this many sequences decode.") var speculateMaxSequences = 2
-    @Option(help: "Seconds a shutdown (SIGINT/SIGTERM) lets running requests finish before cancelling them.") var shutdownGrace = 10.0
+    @Option(help: "Speculate only while at most this many sequences decode.", range: 1...256) var speculateMaxSequences = 2
+    @Option(help: "Seconds a shutdown (SIGINT/SIGTERM) lets running requests finish before cancelling them.", range: 0...86400.0)
+    var shutdownGrace = 10.0
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 256") }
-        if let queue, queue < 0 { throw ValidationError("--queue must be >= 0") }
         guard batch >= parallel && batch <= 4096 else { throw ValidationError("--batch must be between --parallel and 4096") }
-        guard shutdownGrace >= 0 && shutdownGrace.isFinite else { throw ValidationError("--shutdown-grace must be >= 0") }
         if options.llamaCppRounding { throw ValidationError("serve batches sequences and needs batch-invariant rounding; drop --llama-cpp-rounding") }
-        guard (0...32).contains(speculate ?? 0) else { throw ValidationError("--speculate must be between 0 and 32") }
-        guard draftVocabulary >= 0 else { throw ValidationError("--draft-vocabulary must be >= 0") }
         if draft != nil, speculate == 0 { throw ValidationError("--draft needs --speculate K with K >= 1") }
-        guard speculateMaxSequences >= 1 else { throw ValidationError("--speculate-max-sequences must be >= 1") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
     }
 

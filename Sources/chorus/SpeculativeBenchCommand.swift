@@ -9,19 +9,18 @@ struct SpeculativeBenchOptions: ParsableArguments {
     @Option(help: "Compare plain and speculative decoding over the prompts of this JSON-lines file (one {\"prompt\": ...} object per line, wrapped in the chat template); -n is the tokens per prompt.")
     var prompts: String?
     @Option(help: "Draft model (catalog id or .gguf path) or `ngram`; repeat for several.") var draft: [String] = []
-    @Option(help: "Token-tree shape, e.g. 3,2,1; repeat for several.") var tree: [String] = []
-    @Option(help: "Chain of K drafted tokens; repeat for several (default 4 when no --tree).") var draftLength: [Int] = []
-    @Option(help: "Sampling temperature for every run (0: greedy, which also checks tokens equal plain decoding's).")
+    @Option(parsing: .unconditionalSingleValue, help: "Token-tree shape, e.g. 3,2,1; repeat for several.") var tree: [String] = []
+    @Option(help: "Chain of K drafted tokens; repeat for several (default 4 when no --tree).", range: 1...63) var draftLength: [Int] = []
+    @Option(help: "Sampling temperature for every run (0: greedy, which also checks tokens equal plain decoding's).", range: 0...100)
     var temperature: Float = 0
-    @Option(help: "Seed for sampling runs.") var seed: UInt64 = 0
+    @Option(help: "Seed for sampling runs.", range: 0...UInt64.max) var seed: UInt64 = 0
     @Flag(help: "Also run each draft-model chain with lookahead: the draft model drafts the next chain on its own thread while the target verifies on --threads - 1 threads.")
     var lookahead = false
-    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).")
+    @Option(help: "A draft model proposes from its first N token ids and the end-of-generation ids only (0: every id).", range: 0...Int(Int32.max))
     var draftVocabulary: Int = ModelDrafter.defaultVocabulary
     @Option(help: "Compare an execution plan from `chorus tune` with plain decoding on --prompts (-n tokens each).") var plan: String?
 
     func validate() throws {
-        guard draftVocabulary >= 0 else { throw ValidationError("--draft-vocabulary must be >= 0") }
         if plan != nil {
             guard prompts != nil else { throw ValidationError("--plan needs --prompts") }
             guard draft.isEmpty, tree.isEmpty, draftLength.isEmpty else { throw ValidationError("--plan gives the drafter and tree; drop --draft, --tree and --draft-length") }
@@ -32,11 +31,9 @@ struct SpeculativeBenchOptions: ParsableArguments {
             return
         }
         guard !draft.isEmpty else { throw ValidationError("--prompts needs at least one --draft") }
-        for k in draftLength where k < 1 || k > 63 { throw ValidationError("--draft-length must be between 1 and 63") }
         for t in tree {
             do { _ = try TreeShape.parse(t) } catch { throw ValidationError("--tree: \(error)") }
         }
-        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be >= 0") }
     }
 
     var shapes: [TreeShape] {

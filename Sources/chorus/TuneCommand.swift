@@ -13,25 +13,19 @@ struct TuneCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The target model (catalog id or .gguf path).") var model: String = ModelCatalog.defaultModelID
     @Option(help: "Drafters to consider, comma-separated: draft model ids or paths, and `ngram`.") var draft: String = "ngram"
     @Option(help: "Calibration prompts: JSONL, one {\"prompt\": ...} per line (wrapped in the chat template).") var calibration: String
-    @Option(help: "Seconds for measuring candidates (profiles and calibration are cached under $CHORUS_HOME/tune).") var budget: Double = 180
+    @Option(help: "Seconds for measuring candidates (profiles and calibration are cached under $CHORUS_HOME/tune).", range: 0...604_800.0)
+    var budget: Double = 180
     @Option(help: "Where to write the plan.") var out: String
-    @Option(name: .shortAndLong, help: "Threads (compute units).") var threads: Int = LanguageModel.defaultThreads
-    @Option(help: "Target tokens per calibration prompt.") var calibrationTokens: Int = 64
-    @Option(help: "Widest verification considered (rows, root included).") var maxWidth: Int = 16
-    @Option(help: "Prompts each measured candidate runs.") var measurePrompts: Int = 3
-    @Option(help: "Tokens per prompt each measured candidate generates.") var measureTokens: Int = 48
+    @Option(name: .shortAndLong, help: "Threads (compute units).", range: 1...256) var threads: Int = LanguageModel.defaultThreads
+    @Option(help: "Target tokens per calibration prompt.", range: 1...4096) var calibrationTokens: Int = 64
+    @Option(help: "Widest verification considered (rows, root included).", range: 2...64) var maxWidth: Int = 16
+    @Option(help: "Prompts each measured candidate runs.", range: 1...100) var measurePrompts: Int = 3
+    @Option(help: "Tokens per prompt each measured candidate generates.", range: 1...4096) var measureTokens: Int = 48
     @Flag(help: "Measure the machine and models again instead of using cached profiles.") var fresh = false
     @Flag(help: "Only consider all --threads units (by default one unit is a candidate too).") var noSingleUnit = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
-        guard budget >= 0, budget.isFinite else { throw ValidationError("--budget must be >= 0 seconds") }
-        guard (1...4096).contains(calibrationTokens) else { throw ValidationError("--calibration-tokens must be between 1 and 4096") }
-        guard (2...64).contains(maxWidth) else { throw ValidationError("--max-width must be between 2 and 64") }
-        guard (1...100).contains(measurePrompts), (1...4096).contains(measureTokens) else {
-            throw ValidationError("--measure-prompts must be 1...100 and --measure-tokens 1...4096")
-        }
         guard !drafters.isEmpty else { throw ValidationError("--draft names no drafter") }
     }
 

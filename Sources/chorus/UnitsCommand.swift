@@ -8,13 +8,9 @@ struct UnitsCommand: ParsableCommand {
         commandName: "units",
         abstract: "List compute units with read bandwidth (alone and under contention) and matrix-product throughput.")
 
-    @Option(name: .shortAndLong, help: "Worker threads, one CPU core group each (default: every core).")
+    @Option(name: .shortAndLong, help: "Worker threads, one CPU core group each (default: every core).", range: 1...256)
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object.") var json = false
-
-    func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
-    }
 
     func run() throws {
         let pool = ThreadPool(threads: threads)

@@ -6,74 +6,36 @@ import Testing
 /// Runs the built `chorus` binary under `mpirun` on loopback, as a user would, and compares what rank
 /// 0 prints with the single-process run. Every launch has a time bound; exceeding it fails the test.
 enum MPIRun {
-    /// The `chorus` executable next to the test bundle (same build), else the repository's release build.
-    static var chorus: String {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("chorus").path,
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/release/chorus").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    static var chorus: String { ChorusExecutable.path }
+
+    /// `mpirun` found on PATH, as a shell finds it.
+    static var mpirun: String? { launcher(ProcessInfo.processInfo.environment) }
+
+    /// Whether the distributed suites run: `mpirun` is on PATH, or it must be. `.ci/run` sets
+    /// CHORUS_REQUIRE_MPI=1, so there a missing `mpirun` fails these tests instead of skipping them.
+    static var enabled: Bool { enabled(ProcessInfo.processInfo.environment) }
+
+    static func launcher(_ environment: [String: String]) -> String? {
+        (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/mpirun" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    static var mpirun: String? {
-        ["/usr/bin/mpirun", "/usr/local/bin/mpirun", "/opt/homebrew/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static func enabled(_ environment: [String: String]) -> Bool {
+        launcher(environment) != nil || environment["CHORUS_REQUIRE_MPI"] == "1"
     }
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var seconds: Double
-        var timedOut: Bool
-    }
+    typealias Outcome = ChorusExecutable.Outcome
 
-    /// `chorus ARGS` alone (ranks nil) or under `mpirun -np ranks`; `extra` adds MPMD parts (`: -np 1 chorus ...`).
+    /// `chorus ARGS` alone (ranks nil) or under `mpirun -np ranks`; `mpmd` adds MPMD parts (`: -np 1 chorus ...`).
     /// `program` runs another executable than chorus (the test bundle itself, for transport tests).
     static func run(_ arguments: [String], ranks: Int? = nil, mpmd: [[String]] = [], environment: [String: String] = [:],
                     timeout: Double = 240, program: String = chorus) throws -> Outcome {
-        let chorus = program
-        let process = Process()
-        var args: [String]
-        if let ranks {
-            let launcher = try #require(mpirun, "mpirun not found: install openmpi-bin")
-            process.executableURL = URL(fileURLWithPath: launcher)
-            args = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks), chorus] + arguments
-            for part in mpmd { args += [":", "-np", "1", chorus] + part }
-        } else {
-            process.executableURL = URL(fileURLWithPath: chorus)
-            args = arguments
+        guard let ranks else {
+            return try ChorusExecutable.run(executable: program, arguments, environment: environment, timeout: timeout)
         }
-        process.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-mpi-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        let start = Date()
-        try process.run()
-        var timedOut = false
-        while process.isRunning {
-            if Date().timeIntervalSince(start) > timeout {
-                timedOut = true
-                process.terminate()
-                Thread.sleep(forTimeInterval: 2)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                break
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus,
-                       stdout: String(decoding: (try? Data(contentsOf: out)) ?? Data(), as: UTF8.self),
-                       stderr: String(decoding: (try? Data(contentsOf: err)) ?? Data(), as: UTF8.self),
-                       seconds: Date().timeIntervalSince(start), timedOut: timedOut)
+        let launcher = try #require(mpirun, "mpirun not found on PATH: install openmpi-bin")
+        var args = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks), program] + arguments
+        for part in mpmd { args += [":", "-np", "1", program] + part }
+        return try ChorusExecutable.run(executable: launcher, args, environment: environment, timeout: timeout)
     }
 
     /// The single JSON object a run printed on stdout (exactly one line).
@@ -100,10 +62,31 @@ enum MPIRun {
     }
 }
 
+/// Where `mpirun` comes from, and when its absence may skip the distributed tests.
+@Suite struct MPILauncherTests {
+    @Test func mpirunIsLookedUpOnPath() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-path-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fake = directory.appendingPathComponent("mpirun").path
+        #expect(FileManager.default.createFile(atPath: fake, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644]))
+        #expect(MPIRun.launcher(["PATH": "/nonexistent:\(directory.path)"]) == nil, "a file that is not executable is no launcher")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
+        #expect(MPIRun.launcher(["PATH": "/nonexistent:\(directory.path):/usr/bin"]) == fake)
+        #expect(MPIRun.launcher(["PATH": "/nonexistent"]) == nil)
+        #expect(MPIRun.launcher([:]) == nil)
+    }
+
+    @Test func missingMpirunSkipsOnlyWhenNotRequired() {
+        #expect(!MPIRun.enabled(["PATH": "/nonexistent"]))
+        #expect(MPIRun.enabled(["PATH": "/nonexistent", "CHORUS_REQUIRE_MPI": "1"]), "under .ci/run the suites must run, and fail")
+    }
+}
+
 /// Split runs give the single-process results bit for bit: pipeline stages, tensor-parallel slices
 /// (every product split by output rows, rows gathered) and both combined give identical greedy ids
 /// and perplexity.
-@Suite(.serialized, .enabled(if: MPIRun.mpirun != nil, "needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)"))
+@Suite(.serialized, .enabled(if: MPIRun.enabled, "needs Open MPI (apt-get install openmpi-bin libopenmpi-dev; required under .ci/run)"))
 struct DistributedEquivalenceTests {
     static let prompt = "def quicksort(items):"
 
@@ -137,7 +120,7 @@ struct DistributedEquivalenceTests {
 }
 
 /// Every way a split run can fail ends on every rank, with a message, within the time bound.
-@Suite(.serialized, .enabled(if: MPIRun.mpirun != nil, "needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)"))
+@Suite(.serialized, .enabled(if: MPIRun.enabled, "needs Open MPI (apt-get install openmpi-bin libopenmpi-dev; required under .ci/run)"))
 struct DistributedFailureTests {
     static let bound = 60.0
     static let generate = ["generate", "-m", "smollm2-135m", "-t", "1", "-n", "24", "--temperature", "0", "--comm-timeout", "20"]

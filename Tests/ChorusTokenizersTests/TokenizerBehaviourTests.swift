@@ -97,8 +97,17 @@ import Testing
         #expect(throws: TokenizerError.missingKey("tokenizer.ggml.model")) {
             try TokenizerLoader.load(from: GGUFMetadata())
         }
-        #expect(throws: TokenizerError.unsupportedModel("bert")) {
-            try TokenizerLoader.load(from: GGUFMetadata([("tokenizer.ggml.model", .string("bert"))]))
+        #expect(throws: TokenizerError.unsupportedModel("rwkv")) {
+            try TokenizerLoader.load(from: GGUFMetadata([("tokenizer.ggml.model", .string("rwkv"))]))
+        }
+        // A unigram character map whose node array claims more bytes than the map holds.
+        #expect(throws: TokenizerError.invalidValue(key: "tokenizer.ggml.precompiled_charsmap",
+                                                    reason: "the node array (255 bytes) does not fit in 6 bytes")) {
+            try TokenizerLoader.load(from: GGUFMetadata([
+                ("tokenizer.ggml.model", .string("t5")),
+                ("tokenizer.ggml.tokens", .array(.string, ["<pad>", "</s>", "<unk>", "a"].map { .string($0) })),
+                ("tokenizer.ggml.precompiled_charsmap", .array(.uint8, [255, 0, 0, 0, 1, 2].map { .uint8($0) })),
+            ]))
         }
         #expect(throws: TokenizerError.missingKey("tokenizer.ggml.tokens")) {
             try TokenizerLoader.load(from: GGUFMetadata([("tokenizer.ggml.model", .string("llama"))]))

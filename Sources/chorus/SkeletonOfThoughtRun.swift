@@ -1,5 +1,4 @@
 import Chorus
-import ChorusServer
 import Foundation
 
 extension GenerateCommand {
@@ -7,7 +6,7 @@ extension GenerateCommand {
     /// points are expanded together on an in-process batch scheduler, then printed in order.
     func runSkeletonOfThought() throws {
         let model = try options.load(maxBatch: 64)
-        let scheduler = BatchScheduler(model: model, slots: 8, queueCapacity: 8, stepRows: 64)
+        let scheduler = try BatchScheduler(model: model, slots: 8, queueCapacity: 8, stepRows: 64)
         scheduler.start()
         defer { scheduler.stopAll() }
         var sot = SkeletonOfThought(scheduler: scheduler)

@@ -37,5 +37,14 @@ import Testing
         let words = h.encoded
         let decoded = try words.withUnsafeBufferPointer { try StageHeader(decoding: $0) }
         #expect(decoded == h)
+        // A token tree carries each row's position and parent; a commit the accepted rows.
+        let tree = StageHeader(op: .forward, rows: 4, firstSlot: 9, microbatches: 1, forwardIndex: 6, tokens: [1, 2, 3, 4],
+                               logitRows: [0, 1, 2, 3], positions: [9, 10, 10, 11], parents: [-1, 0, 0, 2])
+        let decodedTree = try tree.encoded.withUnsafeBufferPointer { try StageHeader(decoding: $0) }
+        #expect(decodedTree == tree && decodedTree.isTree && decodedTree.parents == [-1, 0, 0, 2])
+        let commit = StageHeader.commit(accepted: [2, 3], committed: 9)
+        let decodedCommit = try commit.encoded.withUnsafeBufferPointer { try StageHeader(decoding: $0) }
+        #expect(decodedCommit.op == .commit && decodedCommit.accepted == [2, 3] && decodedCommit.firstSlot == 9)
+        #expect(tree.encoded.count <= StageHeader.capacity(maxRows: 4))
     }
 }

@@ -59,7 +59,7 @@ public struct Benchmark {
         if promptTokens > 0 { _ = try prefill() }
         if generateTokens > 0 { _ = try decode() }
         var prefillRates: [Double] = [], decodeRates: [Double] = []
-        transformer.profiler?.reset()
+        model.profiler?.reset()
         for _ in 0..<max(1, repetitions) {
             if promptTokens > 0 { prefillRates.append(Double(promptTokens) / (try prefill())) }
             if generateTokens > 0 { decodeRates.append(Double(generateTokens) / (try decode())) }

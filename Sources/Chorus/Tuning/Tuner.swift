@@ -86,7 +86,7 @@ public struct Tuner {
                 throw SpeculativeError.vocabularyMismatch(draft: draft.tokenizer.vocabularySize, target: target.tokenizer.vocabularySize)
             }
             // Timed and calibrated as it drafts: from its default vocabulary (`ModelDrafter`).
-            draft.transformer.headVocabulary = ModelDrafter.headVocabulary(of: draft, vocabulary: ModelDrafter.defaultVocabulary)
+            draft.headVocabulary = ModelDrafter.headVocabulary(of: draft, vocabulary: ModelDrafter.defaultVocabulary)
             drafts[id] = draft
         }
         let machineKey = [TuneCache.machine, "threads=\(threads)", TuneCache.build]
@@ -98,7 +98,7 @@ public struct Tuner {
         }
         func forwardCost(_ model: LanguageModel, name: String) throws -> ForwardCost {
             let key = machineKey + [TuneCache.fileIdentity(model.path), "widths=\(options.maxWidth)",
-                                    "head=\(model.transformer.headVocabulary.map { "\($0)" } ?? "all")"]
+                                    "head=\(model.headVocabulary.map { "\($0)" } ?? "all")"]
             var cost: ForwardCost = try cache.value(kind: "forward", key: key, fresh: options.fresh,
                                                     hit: { progress("\(threads) unit(s): \(name) forward costs cached") }) {
                 progress("\(threads) unit(s): \(name): timing forward passes of 1...\(options.maxWidth) rows")
@@ -192,7 +192,7 @@ public struct Tuner {
                 seconds += result.generationSeconds
             }
             candidates[i].measuredTokensPerSecond = seconds > 0 ? Double(tokens) / seconds : 0
-            setting.target.transformer.plan = .uniform(units: setting.threads)
+            setting.target.partition = .uniform(units: setting.threads)
             if let t = c.threads, c.drafter == .none { plains[t]?.measuredTokensPerSecond = candidates[i].measuredTokensPerSecond }
             progress(String(format: "measured %d unit(s) %@ %@: %.1f tokens/s (predicted %.1f)", c.threads ?? 0, c.drafter.description,
                             c.treeDescription, candidates[i].measuredTokensPerSecond ?? 0, c.predictedTokensPerSecond))

@@ -7,7 +7,7 @@ import Foundation
 /// A model ready for text: the mapped GGUF file, its transformer, tokenizer and chat template.
 ///
 /// This is the library's entry point: `try LanguageModel.load("smollm2-135m")` fetches the model on
-/// first use, then `Generator` and `Perplexity` run it.
+/// first use, then `Generator`, `DecodeLoop`, `BatchScheduler` and `Perplexity` run it.
 public final class LanguageModel: @unchecked Sendable {
     public let path: String
     public let file: GGUFFile
@@ -23,19 +23,13 @@ public final class LanguageModel: @unchecked Sendable {
     /// benchmarks call this.
     public var forwardPass: any ForwardPass
 
-    /// Load a catalog id or a .gguf path.
+    /// Load a .gguf file (`LanguageModel.load` in `Chorus` also takes catalog ids, fetching them).
     ///
     /// - Parameters:
-    ///   - threads: threads for the operators (the caller's thread included).
+    ///   - pool: threads for the operators (the caller's thread included).
     ///   - context: KV-cache size; nil means the smaller of the trained context and 4096.
-    ///   - maxBatch: rows per forward pass (prefill chunk, widest token tree).
+    ///   - maxBatch: rows per forward pass (prefill chunk, widest token tree, rows of a batched step).
     ///   - part: the blocks and tensor slice this process runs (the whole model by default).
-    public static func load(_ reference: String, threads: Int = LanguageModel.defaultThreads, context: Int? = nil,
-                            maxBatch: Int = 64, part: ModelPart = .whole, store: ModelStore = ModelStore()) throws -> LanguageModel {
-        let path = try store.resolve(reference)
-        return try LanguageModel(path: path, pool: ThreadPool(threads: threads), context: context, maxBatch: maxBatch, part: part)
-    }
-
     public init(path: String, pool: ThreadPool, context: Int? = nil, maxBatch: Int = 64, part: ModelPart = .whole) throws {
         self.path = path
         file = try GGUFFile(path: path)
@@ -57,6 +51,35 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// A KV cache of `contextLength` slots.
     public func makeCache() -> KVCache { transformer.makeCache(capacity: contextLength) }
+
+    /// Rows one forward pass takes.
+    public var maxBatch: Int { transformer.maxBatch }
+
+    // The transformer's settings the engine and the front ends change, each in one place.
+
+    /// How each operator class's rows split across the threads (any split gives the same bits).
+    public var partition: PartitionPlan {
+        get { transformer.plan }
+        set { transformer.plan = newValue }
+    }
+
+    /// Round batched K-quant products as llama.cpp does (gives up batch invariance).
+    public var llamaCppRounding: Bool {
+        get { transformer.llamaCppBatchRounding }
+        set { transformer.llamaCppBatchRounding = newValue }
+    }
+
+    /// Times each operator class when set (`chorus bench --profile`).
+    public var profiler: OperatorProfiler? {
+        get { transformer.profiler }
+        set { transformer.profiler = newValue }
+    }
+
+    /// The output-head rows computed (a draft model's restricted vocabulary); nil: all.
+    public var headVocabulary: [Range<Int>]? {
+        get { transformer.headVocabulary }
+        set { transformer.headVocabulary = newValue }
+    }
 
     /// Token ids of `text` (special tokens parsed, BOS as the model's metadata says).
     public func tokenize(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int] {

@@ -1,4 +1,4 @@
-import Chorus
+import ChorusModels
 import ChorusTokenizers
 import Foundation
 

@@ -1,11 +1,11 @@
 /// The library: `import Chorus` gives the decoding engine (models, sampling, the decode loop,
-/// speculative decoding, the batch scheduler, skeleton-of-thought, plans), the tokenizers, and
-/// this module's model store and catalog, benchmarks and tuner.
+/// speculative decoding, the batch scheduler, skeleton-of-thought, plan and drafter choice), the
+/// tokenizers, execution plans, and this module's model store and catalog, benchmarks and tuner.
 @_exported import ChorusEngine
 @_exported import ChorusModels
+@_exported import ChorusPlanner
 @_exported import ChorusSpeculative
 @_exported import ChorusTokenizers
-import ChorusPlanner
 import ChorusRuntime
 
 extension LanguageModel {

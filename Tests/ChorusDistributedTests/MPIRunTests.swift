@@ -134,6 +134,39 @@ struct DistributedEquivalenceTests {
     @Test func qwenCoder() throws { try check(model: "qwen2.5-coder-0.5b", combined: true) }
 }
 
+/// Speculative decoding across a 2-stage pipeline: drafts (prompt lookup, or a draft model on rank
+/// 0) verified over the pipeline driver as chains (causal runs, micro-batched) and trees (whole, with
+/// positions and parents in the header), the accepted tree nodes committed on every rank; the tokens
+/// equal plain greedy decoding in one process.
+@Suite(.serialized, .enabled(if: MPIRun.mpirun != nil, "needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)"))
+struct DistributedSpeculationTests {
+    static let prompts = ["1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3,", "def quicksort(items):"]
+
+    @Test func speculationOverTwoStagesEqualsPlainGreedy() throws {
+        let base = ["generate", "-m", "smollm2-135m", "-t", "1", "-n", "24", "--temperature", "0", "--json"]
+        let settings: [[String]] = [
+            ["--draft", "ngram", "--draft-length", "4", "--microbatches", "2"],
+            ["--draft", "ngram", "--tree", "3,1,1"],
+            ["--draft", "smollm2-135m", "--draft-length", "3"],
+            ["--draft", "smollm2-135m", "--tree", "2,2,1"],
+        ]
+        for prompt in Self.prompts {
+            let plain = try #require(try MPIRun.json(MPIRun.run(base + [prompt]))["ids"] as? [Int])
+            for options in settings where options[1] != "ngram" || prompt == Self.prompts[0] {
+                let run = try MPIRun.json(MPIRun.run(base + options + ["--pipeline-stages", "2", prompt], ranks: 2))
+                #expect(run["ids"] as? [Int] == plain, "\(options) on \(prompt.prefix(12)): speculative ids over 2 stages differ from plain greedy")
+                let statistics = try #require(run["speculative"] as? [String: Any])
+                let drafted = statistics["drafted"] as? Int ?? 0, accepted = statistics["accepted"] as? Int ?? 0
+                let verifications = statistics["verifications"] as? Int ?? 0
+                #expect(accepted > 0, "\(options): nothing accepted")
+                if options.contains("2,2,1") {
+                    #expect(drafted > 3 * verifications, "\(options): \(drafted) drafted in \(verifications) verifications is no tree")
+                }
+            }
+        }
+    }
+}
+
 /// Every way a split run can fail ends on every rank, with a message, within the time bound.
 @Suite(.serialized, .enabled(if: MPIRun.mpirun != nil, "needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)"))
 struct DistributedFailureTests {

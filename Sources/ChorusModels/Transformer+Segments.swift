@@ -26,8 +26,11 @@ extension Transformer {
     /// row's keys and values go to its own sequence's cache and its attention sees only that cache.
     ///
     /// Rows keep the single-row reduction order of every kernel, so a sequence's logits have the same
-    /// bits whatever else shares the pass (batch invariance). Returns the logits of each segment's
-    /// `logitRows`, segment after segment. Causal segments commit their rows (`cache.count`).
+    /// bits whatever else shares the pass (batch invariance). A segment is a causal run or a token
+    /// tree (`Batch.Visibility`): several sequences can each verify their own tree in one pass, beside
+    /// others prefilling or decoding, and every tree row gets the bits of that tree verified alone.
+    /// Returns the logits of each segment's `logitRows`, segment after segment. Causal segments
+    /// commit their rows (`cache.count`); tree segments leave committing to the caller, as `forward` does.
     /// The rows of all segments together must fit in `maxBatch`; every segment needs its own cache.
     public func forward(segments: [Segment]) throws -> Logits {
         let v = config.vocabularySize
@@ -42,16 +45,7 @@ extension Transformer {
             guard seen.insert(ObjectIdentifier(segment.cache)).inserted else {
                 throw ModelError.invalidConfig("two segments of one pass share a KV cache")
             }
-            guard batch.visibility == .causal else {
-                throw ModelError.invalidConfig("a multi-sequence pass takes causal runs; verify token trees one sequence per pass")
-            }
-            guard batch.positions.count == batch.count else { throw ModelError.invalidConfig("batch positions do not match tokens") }
-            guard batch.firstSlot + batch.count <= segment.cache.capacity else {
-                throw ModelError.contextOverflow(needed: batch.firstSlot + batch.count, capacity: segment.cache.capacity)
-            }
-            for token in batch.tokens where token < 0 || token >= v {
-                throw ModelError.invalidConfig("token id \(token) outside the vocabulary of \(v)")
-            }
+            try check(batch, rows: 0..<batch.count, cache: segment.cache, tokens: true)
             rowCount += batch.count
             logitCount += batch.logitRows.count
         }

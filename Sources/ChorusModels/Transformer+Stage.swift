@@ -12,33 +12,29 @@ extension Transformer {
     /// Width of the hidden states passed between stages.
     public var hiddenWidth: Int { config.embeddingLength }
 
-    /// Runs rows `rows` of `batch` (at most `maxBatch`, causal) through this stage's blocks. `input`
-    /// holds the previous stage's hidden states for those rows ([rows][d]); nil on the first stage.
+    /// Runs rows `rows` of `batch` (at most `maxBatch`) through this stage's blocks. `input` holds
+    /// the previous stage's hidden states for those rows ([rows][d]); nil on the first stage.
     /// Afterwards `stageOutput` holds this stage's hidden states; on the last stage the returned
     /// logits hold the rows `logitRows` (batch row indices inside `rows`), in that order.
-    /// `cache.count` becomes `batch.firstSlot + rows.upperBound`.
+    /// A causal batch's rows see the rows before them; a token tree's rows see their ancestors,
+    /// which are in `rows` or in earlier rows of the batch already run into `cache` (parents precede
+    /// children, so micro-batches in row order always qualify). `cache.count` becomes
+    /// `batch.firstSlot + rows.upperBound` for a causal batch; a tree leaves committing to the caller.
     public func forwardStage(_ batch: Batch, rows: Range<Int>, cache: KVCache, input: UnsafePointer<Float>?,
                              logitRows: [Int]) throws -> Logits {
-        guard batch.visibility == .causal else {
-            throw ModelError.invalidConfig("token trees are not supported across pipeline stages")
-        }
         guard rows.count <= maxBatch, rows.upperBound <= batch.count, !rows.isEmpty else {
             throw ModelError.invalidConfig("micro-batch rows \(rows) do not fit a batch of \(batch.count) with limit \(maxBatch)")
         }
-        guard batch.firstSlot + rows.upperBound <= cache.capacity else {
-            throw ModelError.contextOverflow(needed: batch.firstSlot + rows.upperBound, capacity: cache.capacity)
-        }
         guard input != nil || isFirstStage else { throw ModelError.invalidConfig("a later pipeline stage needs hidden states") }
-        if input == nil {
-            for t in rows where batch.tokens[t] < 0 || batch.tokens[t] >= config.vocabularySize {
-                throw ModelError.invalidConfig("token id \(batch.tokens[t]) outside the vocabulary of \(config.vocabularySize)")
-            }
+        try check(batch, rows: rows, cache: cache, tokens: input == nil)
+        if let row = logitRows.first(where: { !rows.contains($0) }) {
+            throw ModelError.invalidConfig("logit row \(row) outside the micro-batch rows \(rows)")
         }
         let wanted = isLastStage ? logitRows : []
         scratch.ensureLogitRows(max(1, wanted.count), vocabulary: config.vocabularySize)
         runChunk([PassSegment(batch: batch, rows: rows, cache: cache)], logitRows: wanted.map { $0 - rows.lowerBound },
                  logitOffset: 0, input: input)
-        cache.count = batch.firstSlot + rows.upperBound
+        if batch.visibility == .causal { cache.count = batch.firstSlot + rows.upperBound }
         return Logits(base: scratch.logits, rows: wanted.count, vocabularySize: config.vocabularySize)
     }
 

@@ -113,13 +113,7 @@ public final class Transformer: @unchecked Sendable {
     /// `firstSlot + batch.count` for causal batches (tree batches leave committing to the caller).
     public func forward(_ batch: Batch, cache: KVCache) throws -> Logits {
         let v = config.vocabularySize
-        guard batch.positions.count == batch.count else { throw ModelError.invalidConfig("batch positions do not match tokens") }
-        guard batch.firstSlot + batch.count <= cache.capacity else {
-            throw ModelError.contextOverflow(needed: batch.firstSlot + batch.count, capacity: cache.capacity)
-        }
-        for token in batch.tokens where token < 0 || token >= v {
-            throw ModelError.invalidConfig("token id \(token) outside the vocabulary of \(v)")
-        }
+        try check(batch, rows: 0..<batch.count, cache: cache, tokens: true)
         scratch.ensureLogitRows(max(1, batch.logitRows.count), vocabulary: v)
         if batch.count <= maxBatch {
             runChunk([PassSegment(batch: batch, rows: 0..<batch.count, cache: cache)], logitRows: batch.logitRows, logitOffset: 0)
@@ -140,6 +134,29 @@ public final class Transformer: @unchecked Sendable {
         }
         if batch.visibility == .causal { cache.count = batch.firstSlot + batch.count }
         return Logits(base: scratch.logits, rows: batch.logitRows.count, vocabularySize: v)
+    }
+
+    /// Throws a one-line error unless rows `rows` of `batch` can run into `cache`: positions for every
+    /// token, slots within the cache, token ids within the vocabulary (when `tokens`: the pass
+    /// embeds them), wanted logit rows within the batch, tree parents preceding their children.
+    func check(_ batch: Batch, rows: Range<Int>, cache: KVCache, tokens: Bool) throws {
+        let v = config.vocabularySize
+        guard batch.positions.count == batch.count else { throw ModelError.invalidConfig("batch positions do not match tokens") }
+        guard batch.firstSlot >= 0, batch.firstSlot + rows.upperBound <= cache.capacity else {
+            throw ModelError.contextOverflow(needed: batch.firstSlot + rows.upperBound, capacity: cache.capacity)
+        }
+        if tokens, let token = batch.tokens[rows].first(where: { $0 < 0 || $0 >= v }) {
+            throw ModelError.invalidConfig("token id \(token) outside the vocabulary of \(v)")
+        }
+        if let row = batch.logitRows.first(where: { !batch.tokens.indices.contains($0) }) {
+            throw ModelError.invalidConfig("logit row \(row) outside a batch of \(batch.count)")
+        }
+        if case .tree(let parents) = batch.visibility {
+            guard parents.count == batch.count else { throw ModelError.invalidConfig("tree parents do not match tokens") }
+            if let i = parents.indices.first(where: { parents[$0] < -1 || parents[$0] >= $0 }) {
+                throw ModelError.invalidConfig("tree node \(i) has parent \(parents[i]); parents must precede their children")
+            }
+        }
     }
 
     /// One pass of at most `maxBatch` rows: the rows of each segment in turn (one segment for a
@@ -185,9 +202,12 @@ public final class Transformer: @unchecked Sendable {
         let tiled = !batchRounding || n >= 8
         let lastTiled = !batchRounding || (suffix ? localLogitRows.count >= 8 : tiled)
 
-        // Token trees come one per pass (`forward(segments:)` takes causal segments only).
-        var treeRows: TreeRows?
-        if segments.count == 1, case .tree(let parents) = segments[0].batch.visibility { treeRows = TreeRows(parents: parents) }
+        // Each tree segment's rows of ancestors, once per pass (nil for causal segments).
+        let trees = segments.map { segment -> TreeRows? in
+            if case .tree(let parents) = segment.batch.visibility { return TreeRows(parents: parents) }
+            return nil
+        }
+        let hasTrees = trees.contains { $0 != nil }
 
         // normed = rmsnorm(x) * attn_norm of layer 0; later layers get it fused with the residual add
         time(.norm) { addResidualAndNormalize(rows: n, residual: false, postNorm: nil, weight: weights.layers[0].attentionNorm) }
@@ -218,10 +238,8 @@ public final class Transformer: @unchecked Sendable {
             }
             // attention per (row, head)
             time(.attention) {
-                if let treeRows {
-                    let segment = segments[0]
-                    attendTree(rows: n, chunkStart: segment.rows.lowerBound, batch: segment.batch, tree: treeRows, layer: l,
-                               cache: segment.cache)
+                if hasTrees {
+                    attendTree(rows: n, origins: origins, segments: segments, trees: trees, layer: l)
                     return
                 }
                 pool.run(n * c.headCount, under: plan, op: .attention) { range, thread in

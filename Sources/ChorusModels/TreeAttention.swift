@@ -106,10 +106,13 @@ final class TreeAttentionScratch: @unchecked Sendable {
 }
 
 extension Transformer {
-    /// Attention of every (row, head) of a tree chunk: the dense prefix part (committed slots, in
-    /// slot order) and the sparse tree part (each row's ancestors only, `TreeRows`), combined as
-    /// `treeAttentionMode` says.
-    func attendTree(rows n: Int, chunkStart: Int, batch: Batch, tree: TreeRows, layer l: Int, cache: KVCache) {
+    /// Attention of every (row, head) of a pass holding token trees: a tree row's dense prefix part
+    /// (committed slots, in slot order) and sparse tree part (its ancestors only, `TreeRows`) are
+    /// combined as `treeAttentionMode` says; rows of causal segments attend as `attend` does.
+    /// `trees[i]` is segment i's tree (nil for a causal segment). A tree row's ancestors are rows of
+    /// its own batch already in the cache: in this pass or in earlier rows of the batch (a pipeline
+    /// micro-batch; parents precede children).
+    func attendTree(rows n: Int, origins: [(segment: Int, row: Int)], segments: [PassSegment], trees: [TreeRows?], layer l: Int) {
         let c = config, s = scratch, hd = c.headDimension
         let window = c.slidingWindow[l]
         let units = n * c.headCount
@@ -117,58 +120,95 @@ extension Transformer {
 
         /// Query of (t, h), rounded to half as the causal path rounds it.
         @inline(__always) func query(_ t: Int, _ h: Int) -> UnsafeMutablePointer<Float> { s.q + t * c.queryWidth + h * hd }
-        @inline(__always) func prefix(_ batchRow: Int) -> Range<Int> {
+        @inline(__always) func prefix(_ batch: Batch, _ batchRow: Int) -> Range<Int> {
             let lo = window.map { max(0, batch.positions[batchRow] - $0 + 1) } ?? 0
             return min(lo, batch.firstSlot)..<batch.firstSlot
         }
-        @inline(__always) func visibleInWindow(_ batchRow: Int, _ r: Int) -> Bool {
+        @inline(__always) func visibleInWindow(_ batch: Batch, _ batchRow: Int, _ r: Int) -> Bool {
             window.map { batch.positions[batchRow] - batch.positions[r] < $0 } ?? true
         }
-        let keysBase = cache.keys, valuesBase = cache.values
         /// The dense part of (t, h): the query rounded to half in place, `accumulator` cleared, the
         /// committed prefix visited in slot order.
-        @inline(__always) func attendPrefix(_ t: Int, _ h: Int, batchRow: Int, accumulator: UnsafeMutablePointer<UInt16>) -> SoftmaxState {
+        @inline(__always) func attendPrefix(_ t: Int, _ h: Int, accumulator: UnsafeMutablePointer<UInt16>) -> SoftmaxState {
+            let segment = segments[origins[t].segment], cache = segment.cache
             let q = query(t, h)
             for i in 0..<hd { q[i] = halfToFloat(floatToHalf(q[i])) }
             let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
             accumulator.initialize(repeating: 0, count: hd)
             var state = SoftmaxState()
-            for slot in prefix(batchRow) {
-                state.visit(slot, query: q, keys: keysBase + base, values: valuesBase + base, headDimension: hd,
+            for slot in prefix(segment.batch, origins[t].row) {
+                state.visit(slot, query: q, keys: cache.keys + base, values: cache.values + base, headDimension: hd,
                             scale: c.attentionScale, accumulator: accumulator)
             }
             return state
         }
         /// The sparse part of (t, h): the row's ancestors and itself, within the window.
-        @inline(__always) func attendAncestors(_ t: Int, _ h: Int, batchRow: Int, state: inout SoftmaxState,
+        @inline(__always) func attendAncestors(_ t: Int, _ h: Int, tree: TreeRows, state: inout SoftmaxState,
                                                accumulator: UnsafeMutablePointer<UInt16>) {
+            let (segment, batchRow) = (segments[origins[t].segment], origins[t].row)
+            let batch = segment.batch, cache = segment.cache
             let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
             for k in tree.starts[batchRow]..<tree.starts[batchRow + 1] {
                 let r = Int(tree.rows[k])
-                guard visibleInWindow(batchRow, r) else { continue }
-                state.visit(batch.firstSlot + r, query: query(t, h), keys: keysBase + base, values: valuesBase + base,
+                guard visibleInWindow(batch, batchRow, r) else { continue }
+                state.visit(batch.firstSlot + r, query: query(t, h), keys: cache.keys + base, values: cache.values + base,
                             headDimension: hd, scale: c.attentionScale, accumulator: accumulator)
             }
         }
+        /// (t, h) of a causal segment, as a pass without trees computes it.
+        @inline(__always) func attendCausal(_ t: Int, _ h: Int, thread: Int) {
+            let segment = segments[origins[t].segment]
+            attend(row: t, head: h, batch: segment.batch, batchRow: origins[t].row, layer: l, cache: segment.cache, thread: thread)
+        }
 
+        /// Score every row of the batch up to this one, as a masked dense product would; fold in the visible ones.
+        func denseMaskedAncestors(_ t: Int, _ h: Int, tree: TreeRows, state: inout SoftmaxState,
+                                  accumulator: UnsafeMutablePointer<UInt16>) {
+            let (segment, batchRow) = (segments[origins[t].segment], origins[t].row)
+            let batch = segment.batch, cache = segment.cache
+            let q = query(t, h)
+            let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
+            let keys = cache.keys + base, values = cache.values + base
+            let ancestors = tree.starts[batchRow]..<tree.starts[batchRow + 1]
+            var k = ancestors.lowerBound
+            for r in 0...batchRow {
+                let slot = batch.firstSlot + r
+                guard k < ancestors.upperBound, Int(tree.rows[k]) == r, visibleInWindow(batch, batchRow, r) else {
+                    // Masked: scored and accumulated with weight 0 (leaves the half accumulator as it is).
+                    let score = VectorOps.dot(q, half: keys + slot * hd, hd)
+                    VectorOps.accumulateHalf(score.isNaN ? score : 0, values + slot * hd, into: accumulator, hd)
+                    if k < ancestors.upperBound, Int(tree.rows[k]) == r { k += 1 }
+                    continue
+                }
+                k += 1
+                state.visit(slot, query: q, keys: keys, values: values, headDimension: hd, scale: c.attentionScale,
+                            accumulator: accumulator)
+            }
+        }
+
+        treeScratch.ensure(units: units, headDimension: hd)
         if mode == .merged {
-            treeScratch.ensure(units: units, headDimension: hd)
             let states = treeScratch.states, prefixAccumulators = treeScratch.accumulators
-            // Dense part: committed prefix of every (row, head).
-            pool.run(units, under: plan, op: .attention) { range, _ in
+            // Dense part: committed prefix of every tree (row, head); causal rows whole.
+            pool.run(units, under: plan, op: .attention) { range, thread in
                 for unit in range {
                     let t = unit / c.headCount, h = unit % c.headCount
-                    states[unit] = attendPrefix(t, h, batchRow: chunkStart + t, accumulator: prefixAccumulators + unit * hd)
+                    guard trees[origins[t].segment] != nil else {
+                        attendCausal(t, h, thread: thread)
+                        continue
+                    }
+                    states[unit] = attendPrefix(t, h, accumulator: prefixAccumulators + unit * hd)
                 }
             }
             // Sparse part: ancestors only, from a fresh state; merged with the prefix state.
             pool.run(units, under: plan, op: .attention) { range, thread in
                 for unit in range {
                     let t = unit / c.headCount, h = unit % c.headCount
+                    guard let tree = trees[origins[t].segment] else { continue }
                     let accumulator = s.headAccumulators + thread * s.headAccumulatorStride
                     accumulator.initialize(repeating: 0, count: hd)
                     var state = SoftmaxState()
-                    attendAncestors(t, h, batchRow: chunkStart + t, state: &state, accumulator: accumulator)
+                    attendAncestors(t, h, tree: tree, state: &state, accumulator: accumulator)
                     SoftmaxState.merge(states[unit], prefixAccumulators + unit * hd, state, accumulator, headDimension: hd,
                                        into: s.attention + t * c.queryWidth + h * hd)
                 }
@@ -176,43 +216,29 @@ extension Transformer {
             return
         }
 
-        treeScratch.ensure(units: units, headDimension: hd)
         let accumulators = treeScratch.accumulators
-        pool.run(units, under: plan, op: .attention) { range, _ in
+        pool.run(units, under: plan, op: .attention) { range, thread in
             for unit in range {
-                let t = unit / c.headCount, h = unit % c.headCount, batchRow = chunkStart + t
+                let t = unit / c.headCount, h = unit % c.headCount
+                guard let tree = trees[origins[t].segment] else {
+                    attendCausal(t, h, thread: thread)
+                    continue
+                }
                 // One accumulator per unit: per-thread ones share a cache line between threads at their boundary.
                 let accumulator = accumulators + unit * hd
-                var state = attendPrefix(t, h, batchRow: batchRow, accumulator: accumulator)
+                var state = attendPrefix(t, h, accumulator: accumulator)
                 if mode == .denseMasked {
-                    // Score every row up to this one, as a masked dense product would; fold in the visible ones.
-                    let q = query(t, h)
-                    let base = cache.offset(layer: l, head: h / c.gqaGroup, slot: 0)
-                    let keys = keysBase + base, values = valuesBase + base
-                    let ancestors = tree.starts[batchRow]..<tree.starts[batchRow + 1]
-                    var k = ancestors.lowerBound
-                    for r in 0...batchRow {
-                        let slot = batch.firstSlot + r
-                        guard k < ancestors.upperBound, Int(tree.rows[k]) == r, visibleInWindow(batchRow, r) else {
-                            // Masked: scored and accumulated with weight 0 (leaves the half accumulator as it is).
-                            let score = VectorOps.dot(q, half: keys + slot * hd, hd)
-                            VectorOps.accumulateHalf(score.isNaN ? score : 0, values + slot * hd, into: accumulator, hd)
-                            if k < ancestors.upperBound, Int(tree.rows[k]) == r { k += 1 }
-                            continue
-                        }
-                        k += 1
-                        state.visit(slot, query: q, keys: keys, values: values, headDimension: hd,
-                                    scale: c.attentionScale, accumulator: accumulator)
-                    }
+                    denseMaskedAncestors(t, h, tree: tree, state: &state, accumulator: accumulator)
                 } else {
                     // Sparse tree part: the row's ancestors and itself only.
-                    attendAncestors(t, h, batchRow: batchRow, state: &state, accumulator: accumulator)
+                    attendAncestors(t, h, tree: tree, state: &state, accumulator: accumulator)
                 }
                 let out = s.attention + t * c.queryWidth + h * hd
                 let inverse = 1 / state.normaliser
                 for i in 0..<hd { out[i] = halfToFloat(accumulator[i]) * inverse }
             }
         }
+
     }
 }
 

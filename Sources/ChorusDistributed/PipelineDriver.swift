@@ -4,8 +4,8 @@ import ChorusTransport
 /// Rank 0's side of a distributed run: a `ForwardPass` that runs stage 0 (slice 0) itself and the
 /// rest of the model on the other ranks.
 ///
-/// A causal batch is cut into micro-batches (a token tree goes whole, with its rows' positions and
-/// parents); each goes through stage 0 and on down the pipeline with
+/// A batch is cut into micro-batches (a token tree's micro-batches carry the whole tree's positions
+/// and parents, so their rows see ancestors run in earlier micro-batches); each goes through stage 0 and on down the pipeline with
 /// non-blocking sends, so stage 0 computes micro-batch m+1 while stage 1 computes m (GPipe's forward
 /// order, the only order a forward-only pass has). The last stage sends the requested logit rows
 /// back; their receives are posted before any compute, so they land while rank 0 still computes.
@@ -73,7 +73,7 @@ public final class PipelineDriver: ForwardPass {
         let index = forwardCount
         forwardCount += 1
         guard n > 0 else { return Logits(rowsAt: logits, rows: 0, vocabularySize: vocab) }
-        let ranges = parents.isEmpty ? Self.microbatchRanges(rows: n, microbatches: microbatches, maxRows: transformer.maxBatch) : [0..<n]
+        let ranges = Self.microbatchRanges(rows: n, microbatches: microbatches, maxRows: transformer.maxBatch)
         let logitRowsOf = ranges.map { r in batch.logitRows.filter { r.contains($0) } }
         let total = batch.logitRows.count
         if total * vocab > logitCapacity {
@@ -96,10 +96,13 @@ public final class PipelineDriver: ForwardPass {
 
         offset = 0
         for (m, rows) in ranges.enumerated() {
-            let header = StageHeader(op: .forward, rows: rows.count, firstSlot: batch.firstSlot + rows.lowerBound, microbatch: m,
-                                     microbatches: ranges.count, forwardIndex: index, tokens: Array(batch.tokens[rows]),
-                                     logitRows: logitRowsOf[m].map { $0 - rows.lowerBound },
-                                     positions: parents.isEmpty ? [] : batch.positions, parents: parents)
+            let header = parents.isEmpty
+                ? StageHeader(op: .forward, rows: rows.count, firstSlot: batch.firstSlot + rows.lowerBound, microbatch: m,
+                              microbatches: ranges.count, forwardIndex: index, tokens: Array(batch.tokens[rows]),
+                              logitRows: logitRowsOf[m].map { $0 - rows.lowerBound })
+                : StageHeader(op: .forward, rows: rows.count, firstSlot: batch.firstSlot, microbatch: m, microbatches: ranges.count,
+                              forwardIndex: index, tokens: batch.tokens, logitRows: logitRowsOf[m], positions: batch.positions,
+                              parents: parents, rowOffset: rows.lowerBound)
             // Stage 0's other slices run the same rows (they need the tokens).
             try sendToStageZeroSlices(header)
             let start = monotonicSeconds()

@@ -129,13 +129,9 @@ final class PipelineWorker {
             guard header.rows <= maxRows else {
                 throw DistributedError.peerStopped("rank \(source) sent \(header.rows) rows, more than this rank's batch limit \(maxRows)")
             }
-            let batch = header.isTree
-                ? Batch(tokens: header.tokens, positions: header.positions, firstSlot: header.firstSlot,
-                        visibility: .tree(parents: header.parents), logitRows: header.logitRows)
-                : Batch(tokens: header.tokens, positions: Array(header.firstSlot..<header.firstSlot + header.rows),
-                        firstSlot: header.firstSlot, logitRows: header.logitRows)
+            let (batch, rows) = header.microbatchToRun
             let start = monotonicSeconds()
-            let logits = try transformer.forwardStage(batch, rows: 0..<header.rows, cache: cache,
+            let logits = try transformer.forwardStage(batch, rows: rows, cache: cache,
                                                       input: stage > 0 ? UnsafePointer(box.hidden.baseAddress!) : nil,
                                                       logitRows: sendsLogits ? header.logitRows : [])
             recorder.record(.compute, forward: header.forwardIndex, microbatch: header.microbatch, since: start)

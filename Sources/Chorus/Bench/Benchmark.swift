@@ -45,14 +45,16 @@ public struct Benchmark {
             _ = try model.forwardPass.forward(.sequence(prompt, start: 0, logits: .last), cache: cache)
             return (ContinuousClock.now - start).seconds
         }
+        // Decoding as generation runs it (the decode loop, greedy): one forward pass of one row per
+        // token from an empty cache, through end-of-generation tokens.
+        let loop = try DecodeLoop(model: model)
+        var job = SequenceJob(promptIDs: [prompt.first ?? 0], maxTokens: generateTokens)
+        job.ignoreEndOfGeneration = true
         func decode() throws -> Double {
             cache.trim(to: 0)
-            var token = prompt.first ?? 0
+            let sequence = try loop.sequence(job, cache: cache)
             let start = ContinuousClock.now
-            for i in 0..<generateTokens {
-                let logits = try model.forwardPass.forward(.sequence([token], start: i), cache: cache)
-                token = Sampler.argmax(logits.row(0))
-            }
+            try loop.run([sequence])
             return (ContinuousClock.now - start).seconds
         }
         // Warm-up: touch every weight page once.

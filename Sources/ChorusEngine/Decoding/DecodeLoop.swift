@@ -116,8 +116,8 @@ public final class DecodeLoop {
                 // each token's log-probability comes from the row that predicted it.
                 let nodes = [0] + accepted
                 let tokens = accepted.map { draft.tree.tokens[$0] } + [next]
-                for (i, token) in tokens.enumerated() where !sequence.emit(token, logits: logits.row(member.firstLogit + nodes[i])) {
-                    break
+                for (i, token) in tokens.enumerated() {
+                    guard sequence.emit(token, logits: logits.row(member.firstLogit + nodes[i])) else { break }
                 }
             }
             report.generated += sequence.generated.count - before
@@ -134,9 +134,10 @@ public final class DecodeLoop {
     }
 
     /// The pass: every decoding sequence's row or draft tree (drafted within the budget the others
-    /// leave), then prompt chunks of the sequences reading their prompts, in order, in the rows left.
+    /// leave; past the budget, decoding sequences wait a step), then prompt chunks of the sequences
+    /// reading their prompts, in order, in the rows left.
     private func plan(_ sequences: [DecodingSequence], report: inout StepReport) throws -> [Member] {
-        let decoding = sequences.filter { $0.pending != nil }
+        let decoding = Array(sequences.filter { $0.pending != nil }.prefix(rowBudget))
         let speculating = speculation.map { decoding.count <= $0.maxSequences } ?? false
         var members: [Member] = []
         var budget = rowBudget

@@ -145,12 +145,12 @@ public final class DecodeLoop {
         for (i, sequence) in decoding.enumerated() {
             let committed = sequence.cache.count
             let room = min(budget - (decoding.count - i - 1), sequence.cache.capacity - committed)
-            let drafts = speculating && sequence.speculates
             if !speculating { sequence.drafter = nil }  // not speculating: free its draft cache
-            let draft = drafts ? try self.draft(for: sequence, limit: room) : DraftTree(tree: TokenTree(root: sequence.pending!))
+            let drafted = speculating && sequence.speculates ? try draft(for: sequence, limit: room) : nil
+            let draft = drafted ?? DraftTree(tree: TokenTree(root: sequence.pending!))
             let batch = draft.tree.verificationBatch(committed: committed)
             members.append(Member(sequence: sequence, segment: Segment(batch, cache: sequence.cache),
-                                  use: .decode(draft, committed: committed, speculating: drafts), firstLogit: logitRows))
+                                  use: .decode(draft, committed: committed, speculating: drafted != nil), firstLogit: logitRows))
             logitRows += batch.logitRows.count
             budget -= batch.count
         }
@@ -168,12 +168,12 @@ public final class DecodeLoop {
         return members
     }
 
-    /// A draft tree rooted at the sequence's pending token, at most `limit` nodes (root included).
-    private func draft(for sequence: DecodingSequence, limit: Int) throws -> DraftTree {
-        let root = DraftTree(tree: TokenTree(root: sequence.pending!))
-        guard let speculation else { return root }
+    /// A draft tree rooted at the sequence's pending token, at most `limit` nodes (root included);
+    /// nil when there is no room for a drafted node.
+    private func draft(for sequence: DecodingSequence, limit: Int) throws -> DraftTree? {
+        guard let speculation else { return nil }
         let limit = min(limit, speculation.rows(maxBatch: model.maxBatch))
-        guard limit > 1 else { return root }
+        guard limit > 1 else { return nil }
         let drafter = try startDrafting(sequence)
         let start = ContinuousClock.now
         var draft: DraftTree

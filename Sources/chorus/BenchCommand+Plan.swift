@@ -20,7 +20,6 @@ extension BenchCommand {
         let shape = try plan.shape()
         let model = try opts.load(maxBatch: max(64, (shape?.nodeCount ?? 0) + 1))
         let decoder = try PlannedDecoder(plan: plan, model: model, store: ModelStore(progress: .standardError()))
-        let uniform = model.transformer.plan
         let generator = Generator(model: model)
         let promptIDs = try texts.map { text in
             model.tokenize(model.chatTemplate != nil ? try model.chatPrompt(text) : text, addSpecial: true, parseSpecial: true)
@@ -31,9 +30,7 @@ extension BenchCommand {
         var plainSeconds = 0.0, planSeconds = 0.0
         var identical = true
         for (i, ids) in promptIDs.enumerated() {
-            model.transformer.plan = .uniform(units: uniform.units.count)
             let plain = try generator.generate(promptIDs: ids, cache: model.makeCache(), maxTokens: generateTokens, sampling: .greedy)
-            model.transformer.plan = plan.partition
             let (planned, _) = try decoder.generate(promptIDs: ids, cache: model.makeCache(), maxTokens: generateTokens)
             plainTokens += plain.ids.count
             plainSeconds += plain.generationSeconds

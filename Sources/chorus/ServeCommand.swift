@@ -78,15 +78,15 @@ struct ServeCommand: AsyncParsableCommand {
             // The server verifies chains: as deep as the plan's tree.
             if execution.drafter != .none { speculate = max(1, try execution.shape()?.depth ?? 1) }
         }
-        let model = try loadOptions.load(maxBatch: batch)
+        let loaded = try loadOptions.load(maxBatch: batch)
         if let partition {
             do {
-                try partition.validate(forUnits: model.transformer.pool.threadCount)
+                try partition.validate(forUnits: loaded.transformer.pool.threadCount)
             } catch {
                 throw ValidationError("--plan \(plan!): \(error)")
             }
-            model.transformer.plan = partition
         }
+        let model = try partition.map { partition in try loaded.with { $0.plan = partition } } ?? loaded
         let draftLength = speculate ?? (draft != nil ? 2 : 0)
         var draftModel: LanguageModel?
         if let draft, draft != "ngram" {

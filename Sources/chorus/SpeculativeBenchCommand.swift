@@ -53,7 +53,7 @@ extension BenchCommand {
         let shapes = try spec.shapes
         let widest = shapes.map(\.nodeCount).max() ?? 1
         let model = try options.load(maxBatch: max(64, widest + 1))
-        guard !model.transformer.llamaCppBatchRounding else {
+        guard model.transformer.context.rounding == .batchInvariant else {
             throw ValidationError("speculative decoding needs batch-invariant rounding; drop --llama-cpp-rounding")
         }
         let prompts = try SpeculativeBenchmark.loadPrompts(spec.prompts!)

@@ -52,6 +52,25 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
+    /// `source` running under another execution context: the same file, tokenizer and blocks.
+    private init(_ source: LanguageModel, transformer: Transformer) {
+        path = source.path
+        file = source.file
+        tokenizer = source.tokenizer
+        chatTemplate = source.chatTemplate
+        contextLength = source.contextLength
+        self.transformer = transformer
+        forwardPass = source.forwardPass === source.transformer ? transformer : source.forwardPass
+    }
+
+    /// This model running under its execution context changed by `change` (partition plan,
+    /// rounding, profiler, output-head rows...; `Transformer.with`): a view sharing the file,
+    /// tokenizer, weights and workspace, so the model others hold is untouched. A model whose
+    /// forward pass runs elsewhere (a distributed driver) keeps that forward pass.
+    public func with(_ change: (inout ExecutionContext) -> Void) throws -> LanguageModel {
+        LanguageModel(self, transformer: try transformer.with(change))
+    }
+
     /// Threads used when none are given: every core.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 

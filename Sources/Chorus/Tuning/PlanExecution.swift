@@ -35,8 +35,8 @@ public final class PlannedDecoder {
             throw EngineError.invalidArgument("the plan splits operators over \(plan.partition.units.count) units, the model runs \(model.transformer.pool.threadCount) threads (load it with the plan's threads)")
         }
         self.plan = plan
+        let model = try model.with { $0.plan = plan.partition }
         self.model = model
-        model.transformer.plan = plan.partition
         shape = try plan.shape()
         if let shape, shape.nodeCount + 1 > model.transformer.maxBatch {
             throw SpeculativeError.treeTooLarge(nodes: shape.nodeCount + 1, maxBatch: model.transformer.maxBatch)

@@ -49,9 +49,9 @@ public struct ExecutionContext: @unchecked Sendable {
         self.headVocabulary = headVocabulary
     }
 
-    /// Throws a one-line error unless this context can run a model with `vocabulary` ids split in
-    /// `slices` tensor-parallel slices.
-    func validate(vocabulary: Int, slices: Int) throws {
+    /// Throws a one-line error unless this context can run a model with `vocabulary` ids (the
+    /// tensor-parallel exchange is checked when a pass starts: a slice may get it after loading).
+    func validate(vocabulary: Int) throws {
         do {
             try plan.validate(forUnits: pool.threadCount)
         } catch {
@@ -59,9 +59,6 @@ public struct ExecutionContext: @unchecked Sendable {
         }
         if let ids = headVocabulary, let bad = ids.first(where: { $0.lowerBound < 0 || $0.upperBound > vocabulary }) {
             throw ModelError.invalidConfig("head vocabulary \(bad) is outside the model's \(vocabulary) ids")
-        }
-        if slices > 1 && allGather == nil {
-            throw ModelError.invalidConfig("a tensor-parallel slice needs ExecutionContext.allGather")
         }
     }
 }

@@ -46,6 +46,14 @@ extension Transformer {
         return logitRows
     }
 
+    /// Throws a one-line error unless `context` can run a pass of this part: a tensor-parallel slice
+    /// needs the exchange with the other slices.
+    func checkExchange(_ context: ExecutionContext) throws {
+        guard part.tensorSlices == 1 || context.allGather != nil else {
+            throw ModelError.invalidConfig("a tensor-parallel slice needs ExecutionContext.allGather")
+        }
+    }
+
     /// Throws a one-line error unless rows `rows` of `batch` can run into `cache`: positions for every
     /// token, slots within the cache, token ids within the vocabulary (when `tokens`: the pass
     /// embeds them), wanted logit rows within the batch, tree parents preceding their children.

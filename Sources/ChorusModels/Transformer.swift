@@ -59,7 +59,7 @@ public final class Transformer: @unchecked Sendable {
                                   slice: part.tensorSlices > 1 ? try part.slice(of: full) : nil)
         let blocks = try architecture.definition.blocks(loader)
         let widths = part.tensorSlices > 1 ? try SliceWidths(part: part, config: full) : nil
-        try context.validate(vocabulary: config.vocabularySize, slices: part.tensorSlices)
+        try context.validate(vocabulary: config.vocabularySize)
         self.config = config
         self.part = part
         self.file = file
@@ -88,7 +88,7 @@ public final class Transformer: @unchecked Sendable {
     /// change without touching the model others hold. Passes of the two share the workspace, so
     /// one's logits are valid until the other's next pass, as for one model.
     public func with(_ context: ExecutionContext) throws -> Transformer {
-        try context.validate(vocabulary: config.vocabularySize, slices: part.tensorSlices)
+        try context.validate(vocabulary: config.vocabularySize)
         return Transformer(self, context: context)
     }
 
@@ -120,6 +120,7 @@ public final class Transformer: @unchecked Sendable {
     public func forward(_ batch: Batch, cache: KVCache) throws -> Logits {
         let v = config.vocabularySize
         try check(batch, rows: 0..<batch.count, cache: cache, tokens: true)
+        try checkExchange(context)
         guard isFirstStage && isLastStage else { throw ModelError.invalidConfig("a pipeline stage runs with forwardStage") }
         workspace.ensureLogitRows(max(1, batch.logitRows.count), vocabulary: v)
         guard batch.count > maxBatch else {
@@ -148,6 +149,7 @@ public final class Transformer: @unchecked Sendable {
     public func startPass(_ segments: [Segment], in workspace: Workspace, context: ExecutionContext? = nil,
                           input: UnsafePointer<Float>? = nil) throws -> Pass {
         let context = try context.map { try with($0).context } ?? self.context
+        try checkExchange(context)
         let logitRows = try checkSegments(segments, input: input, limit: workspace.rows)
         workspace.ensureLogitRows(max(1, logitRows.count), vocabulary: config.vocabularySize)
         return Pass(self, segments: segments, logitRows: isLastStage ? logitRows : [], logitOffset: 0, input: input,

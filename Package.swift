@@ -24,6 +24,9 @@ let withMPI = Context.environment["CHORUS_MPI"] != "0" && mpiHeaders.contains { 
 let mpiTargets: [Target] = withMPI ? [
     .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
     .target(name: "ChorusMPI", dependencies: ["CMPI", "ChorusTransport"]),
+    // Test helper: the training executor on a tiny model under mpirun, and Chorus-written adapters for llama.cpp.
+    .executableTarget(name: "ChorusTrainingCheck", dependencies: ["ChorusTraining", "ChorusTrainingTestSupport", "ChorusGGUF", "ChorusMPI"],
+                      path: "Tests/ChorusTrainingCheck"),
 ] : []
 let mpiDependency: [Target.Dependency] = withMPI ? ["ChorusMPI"] : []
 
@@ -50,6 +53,9 @@ let package = Package(
         .target(name: "ChorusTokenizers", dependencies: ["ChorusGGUF"]),
         .target(name: "ChorusModels", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(name: "ChorusPipeline"),
+        // LoRA fine-tuning: adapters (llama.cpp's layout), AdamW, data, checkpoints, and the pipeline executor.
+        .target(name: "ChorusTraining", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusTokenizers", "ChorusRuntime", "ChorusPipeline", "ChorusTransport"],
+                swiftSettings: optimise),
         // Ranks talking to each other: the Transport protocol, and pipeline/tensor-parallel execution over it.
         .target(name: "ChorusTransport"),
         .target(name: "ChorusDistributed", dependencies: ["Chorus", "ChorusModels", "ChorusGGUF", "ChorusRuntime", "ChorusTransport", "ChorusPipeline"], swiftSettings: optimise),
@@ -89,7 +95,11 @@ let package = Package(
         .testTarget(name: "ChorusPlannerTests", dependencies: ["ChorusPlanner", "ChorusRuntime", "ChorusSpeculative"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
-        .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport"]),
+        .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport", "ChorusMPI"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF"]),
+        .target(name: "ChorusTrainingTestSupport", dependencies: ["ChorusTraining", "ChorusPipeline", "ChorusTransport"],
+                path: "Tests/ChorusTrainingTestSupport"),
+        .testTarget(name: "ChorusTrainingTests", dependencies: ["ChorusTraining", "ChorusTrainingTestSupport", "ChorusGGUF", "ChorusTokenizers",
+                                                               "ChorusPipeline", "ChorusTransport", "ChorusTestSupport", "Chorus"]),
     ] + mpiTargets
 )

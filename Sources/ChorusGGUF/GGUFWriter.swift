@@ -33,7 +33,45 @@ public struct GGUFWriter {
         add(name, dimensions: dimensions, type: .f32, bytes: bytes)
     }
 
+    /// Where one tensor goes: its name, shape (ggml order), type and the bytes its data takes.
+    public struct TensorLayout: Sendable, Equatable {
+        public var name: String
+        public var dimensions: [Int]
+        public var type: GGMLType
+        public var byteCount: Int
+        /// A layout whose byte count follows from the shape and type.
+        public init(name: String, dimensions: [Int], type: GGMLType) {
+            self.init(name: name, dimensions: dimensions, type: type,
+                      byteCount: dimensions.reduce(1, *) / type.blockSize * type.bytesPerBlock)
+        }
+        public init(name: String, dimensions: [Int], type: GGMLType, byteCount: Int) {
+            self.name = name
+            self.dimensions = dimensions
+            self.type = type
+            self.byteCount = byteCount
+        }
+    }
+
+    /// The whole file in memory: `header(for:)`, then each tensor's bytes padded to the alignment.
     public func serialise() -> [UInt8] {
+        var out = header(for: tensors.map { TensorLayout(name: $0.name, dimensions: $0.dimensions, type: $0.type, byteCount: $0.bytes.count) })
+        for tensor in tensors {
+            out.append(contentsOf: tensor.bytes)
+            out.append(contentsOf: repeatElement(0, count: padding(after: tensor.bytes.count)))
+        }
+        return out
+    }
+
+    /// Zero bytes that follow `byteCount` bytes of tensor data so the next tensor starts aligned.
+    public func padding(after byteCount: Int) -> Int {
+        (alignment - byteCount % alignment) % alignment
+    }
+
+    /// Everything before the tensor data (magic, version, counts, metadata, tensor infos, padding) for
+    /// tensors laid out in `layouts` order, each at the next aligned offset. A file is this header followed,
+    /// for each tensor in order, by its `byteCount` bytes and `padding(after:)` zeros: large files are
+    /// streamed that way without holding their tensors in memory.
+    public func header(for layouts: [TensorLayout]) -> [UInt8] {
         var out: [UInt8] = []
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         func put(_ s: String) { put(UInt64(s.utf8.count)); out.append(contentsOf: s.utf8) }
@@ -57,11 +95,10 @@ public struct GGUFWriter {
                 for item in items { put(item) }
             }
         }
-        func pad() { while out.count % alignment != 0 { out.append(0) } }
 
         put(GGUFFile.magic)
         put(UInt32(3))
-        put(UInt64(tensors.count))
+        put(UInt64(layouts.count))
         var meta = metadata
         if alignment != GGUFFile.defaultAlignment { meta["general.alignment"] = .uint32(UInt32(alignment)) }
         put(UInt64(meta.keys.count))
@@ -72,23 +109,15 @@ public struct GGUFWriter {
             put(value)
         }
         var offset = 0
-        var offsets: [Int] = []
-        for tensor in tensors {
-            offsets.append(offset)
-            offset += (tensor.bytes.count + alignment - 1) / alignment * alignment
+        for layout in layouts {
+            put(layout.name)
+            put(UInt32(layout.dimensions.count))
+            for d in layout.dimensions { put(UInt64(d)) }
+            put(layout.type.rawValue)
+            put(UInt64(offset))
+            offset += layout.byteCount + padding(after: layout.byteCount)
         }
-        for (tensor, tensorOffset) in zip(tensors, offsets) {
-            put(tensor.name)
-            put(UInt32(tensor.dimensions.count))
-            for d in tensor.dimensions { put(UInt64(d)) }
-            put(tensor.type.rawValue)
-            put(UInt64(tensorOffset))
-        }
-        pad()
-        for tensor in tensors {
-            out.append(contentsOf: tensor.bytes)
-            pad()
-        }
+        out.append(contentsOf: repeatElement(0, count: padding(after: out.count)))
         return out
     }
 }

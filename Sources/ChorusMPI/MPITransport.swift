@@ -9,7 +9,7 @@ import Darwin
 /// `Transport` over MPI (Open MPI): the only code in Chorus that calls MPI.
 ///
 /// Every operation is non-blocking underneath (`MPI_Isend`, `MPI_Irecv`, `MPI_Iallreduce`,
-/// `MPI_Iallgather`, `MPI_Ibarrier`) and waited for with a deadline, so a dead peer ends in an error,
+/// `MPI_Iallgather`, `MPI_Ialltoallv`, `MPI_Ibarrier`) and waited for with a deadline, so a dead peer ends in an error,
 /// not a hang. Errors are returned (MPI_ERRORS_RETURN), not fatal. Only the thread that created the
 /// transport calls MPI (MPI_THREAD_FUNNELED).
 public final class MPITransport: Transport {
@@ -106,6 +106,27 @@ public final class MPITransport: Transport {
         return (0..<size).map { Array(all[$0 * n..<($0 + 1) * n]) }
     }
 
+    public func startAllToAllV(_ send: UnsafeRawBufferPointer, sendCounts: [Int], into receive: UnsafeMutableRawBufferPointer,
+                               receiveCounts: [Int], group: TransportGroup?) throws -> any TransportRequest {
+        let comm = (group as? MPIGroup)?.comm ?? chorus_mpi_comm_world()
+        let ranks = group?.size ?? size
+        let sendDisplacements = try allToAllDisplacements(sendCounts, ranks: ranks, capacity: send.count, side: "send")
+        let receiveDisplacements = try allToAllDisplacements(receiveCounts, ranks: ranks, capacity: receive.count, side: "receive")
+        // MPI reads the four arrays until the operation completes: the request owns them.
+        let request = MPIRequest()
+        let arrays = CountArrays([sendCounts, sendDisplacements, receiveCounts, receiveDisplacements])
+        request.retained = arrays
+        // MPI wants non-null buffers even for zero counts.
+        var placeholder: UInt8 = 0
+        try withUnsafeMutablePointer(to: &placeholder) { dummy in
+            try check(MPI_Ialltoallv(send.baseAddress ?? UnsafeRawPointer(dummy), arrays[0], arrays[1], chorus_mpi_byte(),
+                                     receive.baseAddress ?? UnsafeMutableRawPointer(dummy), arrays[2], arrays[3], chorus_mpi_byte(),
+                                     comm, &request.handle),
+                      "all-to-all of \(sendCounts.reduce(0, +)) bytes out, \(receiveCounts.reduce(0, +)) in")
+        }
+        return request
+    }
+
     public func barrier() throws {
         let request = MPIRequest()
         try check(MPI_Ibarrier(chorus_mpi_comm_world(), &request.handle), "barrier")
@@ -144,6 +165,8 @@ public final class MPITransport: Transport {
 /// One MPI request; completes through `MPI_Test`.
 final class MPIRequest: TransportRequest {
     var handle: MPI_Request? = chorus_mpi_request_null()
+    /// Memory MPI reads until the request completes (an all-to-all-v's counts and displacements).
+    var retained: AnyObject?
     private var done = false
 
     func test() throws -> Bool {
@@ -163,6 +186,23 @@ final class MPIRequest: TransportRequest {
         if flag == 0 { MPI_Request_free(&handle) }
         done = true
     }
+}
+
+/// Int32 arrays handed to a non-blocking MPI collective, freed with the request that holds them.
+final class CountArrays {
+    private let storage: [UnsafeMutablePointer<Int32>]
+
+    init(_ arrays: [[Int]]) {
+        storage = arrays.map { values in
+            let pointer = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, values.count))
+            for (i, value) in values.enumerated() { pointer[i] = Int32(value) }
+            return pointer
+        }
+    }
+
+    subscript(index: Int) -> UnsafeMutablePointer<Int32> { storage[index] }
+
+    deinit { storage.forEach { $0.deallocate() } }
 }
 
 /// A communicator made by `MPI_Comm_split`.

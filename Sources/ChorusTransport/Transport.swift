@@ -28,6 +28,16 @@ public protocol Transport: AnyObject {
     /// Every rank of `group`'s `values` (all the same length), in group-rank order, into `receive`
     /// (group size x `values.count` floats) on each.
     func allGather(_ values: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>, group: TransportGroup?) throws
+    /// Starts an all-to-all with variable counts over `group` (all ranks when nil), in bytes: this rank sends
+    /// `sendCounts[p]` bytes to group rank p, taken from `send` contiguously in rank order, and receives
+    /// `receiveCounts[p]` bytes from group rank p into `receive`, contiguously in rank order (its own part
+    /// included). Counts may be zero; each array has one count per group rank, and the sender's count for a
+    /// peer must equal that peer's receive count for it. Every rank of the group must start it, in the
+    /// same order as its other collectives. The buffers and the returned request must stay alive, and
+    /// `send` unchanged, until the request completes: compute can run meanwhile (dispatch and combine of
+    /// expert parallelism hidden behind another micro-batch).
+    func startAllToAllV(_ send: UnsafeRawBufferPointer, sendCounts: [Int], into receive: UnsafeMutableRawBufferPointer,
+                        receiveCounts: [Int], group: TransportGroup?) throws -> any TransportRequest
     /// Returns once every rank has called it.
     func barrier() throws
     /// Makes a group of the listed ranks for collective operations (every rank calls it with the
@@ -58,6 +68,7 @@ public enum TransportError: Error, CustomStringConvertible, Equatable {
     case timedOut(what: String, seconds: Double)
     case failed(String)
     case peerOutOfRange(Int, size: Int)
+    case badCounts(String)
 
     public var description: String {
         switch self {
@@ -65,6 +76,7 @@ public enum TransportError: Error, CustomStringConvertible, Equatable {
             return "timed out after \(Int(seconds)) s waiting for \(what) (is a rank dead or stuck? raise --comm-timeout if it is just slow)"
         case .failed(let message): return message
         case .peerOutOfRange(let peer, let size): return "rank \(peer) does not exist in a run of \(size) ranks"
+        case .badCounts(let message): return "bad all-to-all counts: \(message)"
         }
     }
 }

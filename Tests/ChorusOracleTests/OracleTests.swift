@@ -3,7 +3,7 @@ import ChorusTestSupport
 import Foundation
 import Testing
 
-/// The whole engine against llama.cpp's reference outputs (`shared/oracle/<model>.json`): tokenizer
+/// The whole engine against llama.cpp's reference outputs (`Tests/Fixtures/oracle/<model>.json`): tokenizer
 /// ids exact, greedy continuations exact for 8 steps up to a near-tie with log-probabilities within
 /// 0.05, perplexity within 1%. Heavy: run in release (`swift test -c release`).
 @Suite(.serialized) struct OracleTests {
@@ -61,7 +61,7 @@ import Testing
     func perplexityIsWithinOnePercent(model id: String) throws {
         let oracle = try Oracle.load(id)
         let model = try Self.load(id, context: oracle.perplexity.context)
-        let text = try String(contentsOfFile: SharedFixtures.directory + "/oracle/" + oracle.perplexity.text, encoding: .utf8)
+        let text = try String(contentsOfFile: Fixtures.directory + "/oracle/" + oracle.perplexity.text, encoding: .utf8)
         let result = try Perplexity(model: model).evaluate(text: text, context: oracle.perplexity.context)
         let relative = abs(result.ppl - oracle.perplexity.ppl) / oracle.perplexity.ppl
         #expect(relative < 0.01, "\(id): PPL \(result.ppl) vs llama.cpp \(oracle.perplexity.ppl)")

@@ -26,8 +26,8 @@ func cacheMismatches(_ cache: KVCache, tokens: [Int], model: Transformer) throws
     return mismatches
 }
 
-/// Greedy speculative decoding equals plain greedy decoding on the oracle prompts and the shared
-/// code prompts, for chains, trees and n-gram drafting, with and without lookahead drafting; target
+/// Greedy speculative decoding equals plain greedy decoding on the oracle prompts and the
+/// code prompts fixture, for chains, trees and n-gram drafting, with and without lookahead drafting; target
 /// and draft caches hold exactly the keys and values of the tokens they claim.
 @Suite(.serialized) struct SpeculativeEqualityTests {
     func load(_ id: String, context: Int = 512, threads: Int = 2) throws -> LanguageModel {
@@ -51,7 +51,7 @@ func cacheMismatches(_ cache: KVCache, tokens: [Int], model: Transformer) throws
     }
 
     static func codePrompts() throws -> [String] {
-        try SpeculativeBenchmark.loadPrompts(SharedFixtures.directory + "/prompts/code.jsonl")
+        try SpeculativeBenchmark.loadPrompts(Fixtures.directory + "/prompts/code.jsonl")
     }
 
     @Test func oraclePromptsSmolLM() throws {

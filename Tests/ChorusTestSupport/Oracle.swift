@@ -1,6 +1,6 @@
 import Foundation
 
-/// One model's reference outputs from llama.cpp (`shared/oracle/<model>.json`).
+/// One model's reference outputs from llama.cpp (`Tests/Fixtures/oracle/<model>.json`).
 public struct Oracle: Decodable, Sendable {
     public struct TokenizeCase: Decodable, Sendable {
         public let text: String
@@ -31,7 +31,7 @@ public struct Oracle: Decodable, Sendable {
     public let perplexity: Perplexity
 
     public static func load(_ model: String) throws -> Oracle {
-        let url = URL(fileURLWithPath: SharedFixtures.directory + "/oracle/\(model).json")
+        let url = URL(fileURLWithPath: Fixtures.directory + "/oracle/\(model).json")
         return try JSONDecoder().decode(Oracle.self, from: Data(contentsOf: url))
     }
 

@@ -10,14 +10,12 @@ public enum TestModels {
     }
 }
 
-/// The shared folder beside the repository (`models.json`, oracle outputs, prompts).
-public enum SharedFixtures {
-    /// `$CHORUS_SHARED` if set, else `<repo>/../shared` found from this source file's path.
+/// The test fixtures committed with the repository (`Tests/Fixtures`: `models.json`, llama.cpp's oracle
+/// outputs, reference texts, prompts); `Tests/Fixtures/README.md` says where each came from.
+public enum Fixtures {
+    /// `<repo>/Tests/Fixtures`, found from this source file's path (`<repo>/Tests/ChorusTestSupport/TestModels.swift`).
     public static var directory: String {
-        if let override = ProcessInfo.processInfo.environment["CHORUS_SHARED"], !override.isEmpty { return override }
-        // #filePath is <repo>/Tests/ChorusTestSupport/TestModels.swift.
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return repository.deletingLastPathComponent().appendingPathComponent("shared").path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
     }
 }

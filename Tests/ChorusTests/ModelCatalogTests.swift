@@ -4,17 +4,20 @@ import Testing
 @testable import Chorus
 
 @Suite struct ModelCatalogTests {
-    private struct SharedCatalog: Decodable {
+    private struct FixtureCatalog: Decodable {
         var models: [CatalogEntry]
     }
 
-    /// The embedded catalog and shared/models.json must never drift apart.
-    @Test func embeddedCatalogEqualsSharedModelsJSON() throws {
-        let path = SharedFixtures.directory + "/models.json"
-        let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path); set CHORUS_SHARED")
-        let shared = try JSONDecoder().decode(SharedCatalog.self, from: data)
-        #expect(shared.models.map(\.id) == ModelCatalog.standard.ids)
-        for (embedded, expected) in zip(ModelCatalog.standard.models, shared.models) {
+    /// The fetched models of the embedded catalog and Tests/Fixtures/models.json (the project's model list)
+    /// must never drift apart (the derived models are Chorus's own and come after them).
+    @Test func embeddedCatalogEqualsModelsJSONFixture() throws {
+        let path = Fixtures.directory + "/models.json"
+        let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)")
+        let fixture = try JSONDecoder().decode(FixtureCatalog.self, from: data)
+        let fetched = ModelCatalog.standard.models.filter { $0.derivation == nil }
+        #expect(fixture.models.map(\.id) == fetched.map(\.id))
+        #expect(ModelCatalog.standard.models.prefix(fetched.count).elementsEqual(fetched), "derived models come last")
+        for (embedded, expected) in zip(fetched, fixture.models) {
             #expect(embedded == expected, "catalog entry \(expected.id) differs from models.json")
         }
     }
@@ -23,8 +26,17 @@ import Testing
         for entry in ModelCatalog.standard.models {
             #expect(entry.sha256.count == 64 && entry.sha256.allSatisfy(\.isHexDigit))
             #expect(entry.file.hasSuffix(".gguf") && !entry.file.contains("/"))
-            #expect(!entry.packages.isEmpty && entry.bytes > 0)
+            #expect(entry.bytes > 0)
+            if let derivation = entry.derivation {
+                #expect(entry.packages.isEmpty, "\(entry.id) is built, not fetched")
+                let base = ModelCatalog.standard.entry(id: derivation.base)
+                #expect(base != nil && base?.derivation == nil, "\(entry.id) must derive from a fetched catalog model")
+            } else {
+                #expect(!entry.packages.isEmpty)
+            }
         }
+        #expect(ModelCatalog.standard.entry(id: "smollm2-135m-moe")?.derivation == .init(base: "smollm2-135m", method: .upcycle, experts: 8, used: 2))
+        #expect(ModelCatalog.standard.entry(id: "smollm2-135m-moe-split")?.derivation == .init(base: "smollm2-135m", method: .split, experts: 8, used: 8))
         #expect(Set(ModelCatalog.standard.ids).count == ModelCatalog.standard.models.count)
         #expect(ModelCatalog.standard.entry(id: "gemma3-270m")?.packages.count == 4)
         #expect(ModelCatalog.standard.entry(id: "nope") == nil)

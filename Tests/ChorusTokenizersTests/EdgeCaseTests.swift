@@ -1,7 +1,7 @@
 import ChorusTokenizers
 import Testing
 
-/// Edge cases beyond the shared oracle (empty text, runs of spaces and newlines, long digit runs, mixed
+/// Edge cases beyond the oracle fixtures (empty text, runs of spaces and newlines, long digit runs, mixed
 /// scripts, emoji sequences, unusual whitespace, uppercase contractions, lone special tokens), with ids
 /// produced by llama.cpp.
 @Suite struct EdgeCaseTests {

@@ -6,7 +6,7 @@ import Testing
 /// takes a few milliseconds per model, the generous bound only catches pathological slowness in debug).
 @Suite struct LargeTextTests {
     static func text() throws -> String {
-        try String(contentsOf: TestModels.sharedDirectory.appendingPathComponent("oracle/texts/gpl-3.txt"), encoding: .utf8)
+        try String(contentsOf: TestModels.fixturesDirectory.appendingPathComponent("oracle/texts/gpl-3.txt"), encoding: .utf8)
     }
 
     @Test(arguments: TestModels.ids)

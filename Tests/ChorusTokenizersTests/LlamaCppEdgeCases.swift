@@ -1,8 +1,8 @@
 // Generated: expected ids come from llama.cpp itself (llama-cpp-python 0.3.36, `Llama(vocab_only=True)
-// .tokenize(text.encode(), add_bos: addSpecial, special: parseSpecial)`), for strings not in the shared oracle.
+// .tokenize(text.encode(), add_bos: addSpecial, special: parseSpecial)`), for strings not in the oracle fixtures.
 // Regenerate with the same call if the catalog changes; do not edit ids by hand.
 
-/// Edge-case strings tokenized by llama.cpp, held apart from the shared oracle.
+/// Edge-case strings tokenized by llama.cpp, held apart from the oracle fixtures.
 enum LlamaCppEdgeCases {
     struct Case: Sendable {
         let model: String

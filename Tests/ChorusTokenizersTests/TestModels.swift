@@ -3,19 +3,14 @@ import ChorusTokenizers
 import Foundation
 import Testing
 
-/// Locates the shared oracle directory and the cached GGUF models, and loads each model's tokenizer once.
+/// Locates the committed oracle fixtures and the cached GGUF models, and loads each model's tokenizer once.
 enum TestModels {
-    /// The catalog models whose oracles live in `shared/oracle/<id>.json`.
+    /// The catalog models whose oracles live in `Tests/Fixtures/oracle/<id>.json`.
     static let ids = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 
-    /// `<repo>/../shared` next to this checkout, else `$CHORUS_SHARED`.
-    static var sharedDirectory: URL {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let sibling = repo.deletingLastPathComponent().appendingPathComponent("shared")
-        if FileManager.default.fileExists(atPath: sibling.appendingPathComponent("oracle").path) { return sibling }
-        if let env = ProcessInfo.processInfo.environment["CHORUS_SHARED"] { return URL(fileURLWithPath: env) }
-        return sibling
+    /// `<repo>/Tests/Fixtures` (see its README for where each file came from).
+    static var fixturesDirectory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
     }
 
     /// `$CHORUS_HOME/models`, default `~/.cache/chorus/models`.
@@ -40,7 +35,7 @@ enum TestModels {
     }
 
     static func oracle(_ id: String) throws -> Oracle {
-        let url = sharedDirectory.appendingPathComponent("oracle/\(id).json")
+        let url = fixturesDirectory.appendingPathComponent("oracle/\(id).json")
         let data = try Data(contentsOf: url)
         return try JSONDecoder().decode(Oracle.self, from: data)
     }

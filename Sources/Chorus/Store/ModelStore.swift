@@ -1,3 +1,4 @@
+import ChorusGGUF
 import Foundation
 
 #if canImport(Glibc)
@@ -78,10 +79,20 @@ public struct ModelStore: Sendable {
     ///
     /// On a checksum mismatch the partial file and the fetched parts are removed; on a failed fetch the parts
     /// fetched so far are kept for the next try. Never leaves a file at `path(for:)` that did not verify.
+    ///
+    /// A derived entry (`entry.derivation`) pulls its base model first, then builds the file from it (see
+    /// `derive`).
     @discardableResult
     public func pull(_ entry: CatalogEntry) throws -> String {
         let target = path(for: entry)
         if isCached(entry) { return target }
+        if let derivation = entry.derivation {
+            guard let base = catalog.entry(id: derivation.base), base.derivation == nil else {
+                throw ModelStoreError.unknownModel(derivation.base, known: catalog.ids)
+            }
+            try derive(entry, from: try pull(base))
+            return target
+        }
         defer {
             // rmdir only removes empty folders: parts kept for a retry, or of other models, stay.
             rmdir(partsDirectory(for: entry))
@@ -154,6 +165,47 @@ public struct ModelStore: Sendable {
             try? FileManager.default.removeItem(atPath: partial)
             try? FileManager.default.removeItem(atPath: partsDirectory(for: entry))
             throw ModelStoreError.checksumMismatch(file: entry.file, expected: entry.sha256, got: got)
+        }
+        do {
+            try moveIntoPlace(partial, target)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+    }
+
+    /// Builds a derived model from the file of its base into `<file>.partial` while hashing, then renames it
+    /// to the model's path only if its size and SHA-256 are the catalog's: an interrupted or failed build
+    /// leaves no file at `path(for:)` (a leftover `.partial` is overwritten by the next pull).
+    func derive(_ entry: CatalogEntry, from basePath: String) throws {
+        guard let derivation = entry.derivation else { return }
+        let target = path(for: entry)
+        let partial = target + ".partial"
+        try makeDirectories(modelsDirectory)
+        progress.note("deriving \(entry.id) from \(derivation.base) (\(derivation.method.rawValue), \(derivation.experts) experts, \(derivation.used) used)")
+        var hasher = SHA256()
+        var written = 0
+        do {
+            let base = try GGUFFile(path: basePath)
+            let output = try RawFile.writing(partial)
+            defer { output.closeFile() }
+            var meter = progress.meter("writing \(entry.file)", total: entry.bytes)
+            try MoEDerivation.write(from: base, derivation) { chunk in
+                hasher.update(chunk)
+                try output.writeAll(chunk)
+                written += chunk.count
+                meter.advance(by: chunk.count)
+            }
+            meter.finish()
+            try output.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+        let got = hasher.finalizeHex()
+        guard got == entry.sha256, written == entry.bytes else {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw ModelStoreError.checksumMismatch(file: "\(entry.file) (\(written) bytes, expected \(entry.bytes))", expected: entry.sha256, got: got)
         }
         do {
             try moveIntoPlace(partial, target)

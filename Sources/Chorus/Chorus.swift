@@ -40,8 +40,9 @@ extension DraftingChoice {
 }
 
 extension ServingChoice {
-    /// Applies the partition to `model`; a draft model is fetched from `store`.
-    public func apply(to model: LanguageModel, maxSequences: Int, store: ModelStore) throws -> Speculation? {
+    /// `model` under the partition and the speculation; a draft model is fetched from `store`.
+    public func apply(to model: LanguageModel, maxSequences: Int,
+                      store: ModelStore) throws -> (model: LanguageModel, speculation: Speculation?) {
         try apply(to: model, maxSequences: maxSequences, resolve: { try store.resolve($0) })
     }
 }

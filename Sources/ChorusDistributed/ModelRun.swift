@@ -54,9 +54,9 @@ public final class ModelRun {
             if launchedByMPI, let size = mpiWorldSize, size > 1 {
                 throw DistributedError.invalidSetup("started by mpirun with \(size) ranks but without --pipeline-stages or --tensor-parallel")
             }
-            let model = try LanguageModel.load(options.model, threads: options.threads, context: options.context,
-                                               maxBatch: options.maxBatch, store: ModelStore(progress: .standardError()))
-            model.llamaCppRounding = options.llamaCppRounding
+            let loaded = try LanguageModel.load(options.model, threads: options.threads, context: options.context,
+                                                maxBatch: options.maxBatch, store: ModelStore(progress: .standardError()))
+            let model = options.llamaCppRounding ? try loaded.with { $0.rounding = .llamaCpp } : loaded
             return ModelRun(model: model) { _ in }
         }
         guard !options.llamaCppRounding else {

@@ -46,6 +46,25 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
+    /// `source` running under another execution context: the same file, tokenizer and blocks.
+    private init(_ source: LanguageModel, transformer: Transformer) {
+        path = source.path
+        file = source.file
+        tokenizer = source.tokenizer
+        chatTemplate = source.chatTemplate
+        contextLength = source.contextLength
+        self.transformer = transformer
+        forwardPass = source.forwardPass === source.transformer ? transformer : source.forwardPass
+    }
+
+    /// This model running under its execution context changed by `change` (partition plan,
+    /// rounding, profiler, output-head rows...; `Transformer.with`): a view sharing the file,
+    /// tokenizer, weights and workspace, so the model others hold is untouched. A model whose
+    /// forward pass runs elsewhere (a distributed driver) keeps that forward pass.
+    public func with(_ change: (inout ExecutionContext) -> Void) throws -> LanguageModel {
+        LanguageModel(self, transformer: try transformer.with(change))
+    }
+
     /// Threads used when none are given: every core.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
@@ -54,32 +73,6 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// Rows one forward pass takes.
     public var maxBatch: Int { transformer.maxBatch }
-
-    // The transformer's settings the engine and the front ends change, each in one place.
-
-    /// How each operator class's rows split across the threads (any split gives the same bits).
-    public var partition: PartitionPlan {
-        get { transformer.plan }
-        set { transformer.plan = newValue }
-    }
-
-    /// Round batched K-quant products as llama.cpp does (gives up batch invariance).
-    public var llamaCppRounding: Bool {
-        get { transformer.llamaCppBatchRounding }
-        set { transformer.llamaCppBatchRounding = newValue }
-    }
-
-    /// Times each operator class when set (`chorus bench --profile`).
-    public var profiler: OperatorProfiler? {
-        get { transformer.profiler }
-        set { transformer.profiler = newValue }
-    }
-
-    /// The output-head rows computed (a draft model's restricted vocabulary); nil: all.
-    public var headVocabulary: [Range<Int>]? {
-        get { transformer.headVocabulary }
-        set { transformer.headVocabulary = newValue }
-    }
 
     /// Token ids of `text` (special tokens parsed, BOS as the model's metadata says).
     public func tokenize(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int] {

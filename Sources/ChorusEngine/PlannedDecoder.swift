@@ -94,18 +94,21 @@ public struct ServingChoice: Sendable {
         }
     }
 
-    /// Applies the partition to `model` (checked against its threads) and returns the speculation,
-    /// greedy sequences only (a seeded request's tokens must not depend on its neighbours).
-    public func apply(to model: LanguageModel, maxSequences: Int, resolve: (String) throws -> String) throws -> Speculation? {
+    /// `model` running under the partition (checked against its threads; a view, `LanguageModel.with`)
+    /// and the speculation, greedy sequences only (a seeded request's tokens must not depend on its
+    /// neighbours).
+    public func apply(to model: LanguageModel, maxSequences: Int,
+                      resolve: (String) throws -> String) throws -> (model: LanguageModel, speculation: Speculation?) {
+        var model = model
         if let partition {
             do {
                 try partition.validate(forUnits: model.transformer.pool.threadCount)
             } catch {
                 throw EngineError.invalidArgument("--plan \(planPath ?? ""): \(error)")
             }
-            model.partition = partition
+            model = try model.with { $0.plan = partition }
         }
-        return try drafting?.speculation(target: model, maxSequences: maxSequences, sampled: false, resolve: resolve)
+        return (model, try drafting?.speculation(target: model, maxSequences: maxSequences, sampled: false, resolve: resolve))
     }
 }
 
@@ -128,8 +131,8 @@ public final class PlannedDecoder {
             throw EngineError.invalidArgument("the plan splits operators over \(plan.partition.units.count) units, the model runs \(model.transformer.pool.threadCount) threads (load it with the plan's threads)")
         }
         self.plan = plan
+        let model = try model.with { $0.plan = plan.partition }
         self.model = model
-        model.partition = plan.partition
         shape = try plan.shape()
         if let shape, shape.nodeCount + 1 > model.maxBatch {
             throw SpeculativeError.treeTooLarge(nodes: shape.nodeCount + 1, maxBatch: model.maxBatch)

@@ -71,9 +71,9 @@ struct BenchCommand: ParsableCommand {
         try ModelRun.start(distributed.run(opts, maxBatch: 128)).drive(measure)
     }
 
-    private func measure(_ model: LanguageModel) throws {
+    private func measure(_ loaded: LanguageModel) throws {
         let profiler = profile ? OperatorProfiler() : nil
-        model.profiler = profiler
+        let model = try loaded.with { $0.profiler = profiler }
         let result = try Benchmark(model: model).run(promptTokens: promptTokens, generateTokens: generateTokens,
                                                       repetitions: repetitions)
         let bandwidth = MemoryBandwidth.measureRead(pool: model.transformer.pool)

@@ -52,12 +52,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var loadOptions = options
         loadOptions.threads = choice.threads ?? options.threads
-        let model = try loadOptions.load(maxBatch: batch)
+        let (model, speculation) = try choice.apply(to: loadOptions.load(maxBatch: batch), maxSequences: speculateMaxSequences,
+                                                    store: ModelStore(progress: .standardError()))
         let metrics = ServerMetrics()
-        let scheduler = try BatchScheduler(
-            model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,
-            speculation: choice.apply(to: model, maxSequences: speculateMaxSequences, store: ModelStore(progress: .standardError())),
-            observer: metrics)
+        let scheduler = try BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,
+                                           speculation: speculation, observer: metrics)
         let name = URL(fileURLWithPath: options.model).pathExtension == "gguf"
             ? URL(fileURLWithPath: options.model).deletingPathExtension().lastPathComponent : options.model
         let server = ChorusHTTPServer(

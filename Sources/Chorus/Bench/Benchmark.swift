@@ -61,13 +61,13 @@ public struct Benchmark {
         if promptTokens > 0 { _ = try prefill() }
         if generateTokens > 0 { _ = try decode() }
         var prefillRates: [Double] = [], decodeRates: [Double] = []
-        model.profiler?.reset()
+        transformer.context.profiler?.reset()
         for _ in 0..<max(1, repetitions) {
             if promptTokens > 0 { prefillRates.append(Double(promptTokens) / (try prefill())) }
             if generateTokens > 0 { decodeRates.append(Double(generateTokens) / (try decode())) }
         }
         return Result(prefill: Statistic(prefillRates), decode: Statistic(decodeRates),
-                      peakMemoryBytes: Self.peakResidentBytes(), bytesPerToken: transformer.weights.bytesPerToken)
+                      peakMemoryBytes: Self.peakResidentBytes(), bytesPerToken: transformer.bytesPerToken)
     }
 
     /// Peak resident set size of this process.

@@ -22,8 +22,8 @@ public struct PlanBenchmark {
     /// Each prompt (wrapped in the chat template when the model has one), `maxTokens` each; `progress`
     /// gets a line per prompt.
     public func run(prompts: [String], maxTokens: Int, progress: (String) -> Void = { _ in }) throws -> Result {
-        let model = decoder.model
-        let uniform = PartitionPlan.uniform(units: decoder.plan.partition.units.count)
+        // The same model (weights, workspace) under an even partition.
+        let model = try decoder.model.with { $0.plan = .uniform(units: decoder.plan.partition.units.count) }
         let promptIDs = try prompts.map { text in
             model.tokenize(model.chatTemplate != nil ? try model.chatPrompt(text) : text, addSpecial: true, parseSpecial: true)
         }
@@ -31,10 +31,8 @@ public struct PlanBenchmark {
         _ = try decoder.generate(promptIDs: promptIDs[0], cache: model.makeCache(), maxTokens: 4)
         var result = Result(prompts: promptIDs.count)
         for (i, ids) in promptIDs.enumerated() {
-            model.partition = uniform
             let plain = try Generator(model: model).generate(promptIDs: ids, cache: model.makeCache(), maxTokens: maxTokens,
                                                              sampling: .greedy)
-            model.partition = decoder.plan.partition
             let (planned, _) = try decoder.generate(promptIDs: ids, cache: model.makeCache(), maxTokens: maxTokens)
             result.plainTokens += plain.ids.count
             result.plainSeconds += plain.generationSeconds

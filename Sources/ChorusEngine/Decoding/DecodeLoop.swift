@@ -21,7 +21,7 @@ public final class DecodeLoop {
             guard speculation.shape.nodeCount + 1 <= model.maxBatch else {
                 throw SpeculativeError.treeTooLarge(nodes: speculation.shape.nodeCount + 1, maxBatch: model.maxBatch)
             }
-            guard !model.llamaCppRounding else {
+            guard model.transformer.context.rounding == .batchInvariant else {
                 throw EngineError.invalidArgument("speculative decoding needs batch-invariant rounding (a tree row must equal its chain); drop --llama-cpp-rounding")
             }
         }

@@ -74,8 +74,8 @@ extension ModelDrafter {
         guard draft.tokenizer.vocabularySize == target.tokenizer.vocabularySize else {
             throw SpeculativeError.vocabularyMismatch(draft: draft.tokenizer.vocabularySize, target: target.tokenizer.vocabularySize)
         }
-        try self.init(model: draft.transformer, target: target.config, capacity: target.contextLength)
-        draft.headVocabulary = Self.headVocabulary(of: draft, vocabulary: vocabulary)
+        let ids = Self.headVocabulary(of: draft, vocabulary: vocabulary)
+        try self.init(model: draft.transformer.with { $0.headVocabulary = ids }, target: target.config, capacity: target.contextLength)
     }
 
     /// The head rows a draft model restricted to `vocabulary` ids computes: 0..<vocabulary and the

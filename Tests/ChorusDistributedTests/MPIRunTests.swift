@@ -148,7 +148,8 @@ struct DistributedSpeculationTests {
         let base = ["generate", "-m", "smollm2-135m", "-t", "1", "-n", "24", "--temperature", "0", "--json"]
         let settings: [[String]] = [
             ["--draft", "ngram", "--draft-length", "4", "--microbatches", "2"],
-            ["--draft", "ngram", "--tree", "3,1,1"],
+            // Two micro-batches of one tree: the second's rows see ancestors the first wrote.
+            ["--draft", "ngram", "--tree", "3,1,1", "--microbatches", "2"],
             ["--draft", "smollm2-135m", "--draft-length", "3"],
             ["--draft", "smollm2-135m", "--tree", "2,2,1"],
         ]

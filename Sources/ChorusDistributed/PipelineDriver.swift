@@ -12,10 +12,11 @@ import ChorusTransport
 public final class PipelineDriver: ForwardPass {
     let transport: any Transport
     let layout: RankLayout
-    let transformer: Transformer
+    public let transformer: Transformer
     let microbatches: Int
     let recorder: TraceRecorder
-    private var forwardCount = 0
+    /// Forward passes run so far (their index on the wire and in traces).
+    var forwardCount = 0
     private var logits: UnsafeMutablePointer<Float>
     private var logitCapacity = 0
     private var outbox: [Outgoing]

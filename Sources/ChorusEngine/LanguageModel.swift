@@ -54,13 +54,18 @@ public final class LanguageModel: @unchecked Sendable {
         chatTemplate = source.chatTemplate
         contextLength = source.contextLength
         self.transformer = transformer
-        forwardPass = source.forwardPass === source.transformer ? transformer : source.forwardPass
+        if let local = source.forwardPass as? any LocalForwardPass, local.transformer === source.transformer {
+            forwardPass = local.over(transformer)
+        } else {
+            forwardPass = source.forwardPass
+        }
     }
 
     /// This model running under its execution context changed by `change` (partition plan,
     /// rounding, profiler, output-head rows...; `Transformer.with`): a view sharing the file,
-    /// tokenizer, weights and workspace, so the model others hold is untouched. A model whose
-    /// forward pass runs elsewhere (a distributed driver) keeps that forward pass.
+    /// tokenizer, weights and workspace, so the model others hold is untouched. A model split
+    /// across processes gets its driver over the view (`LocalForwardPass`), so the settings reach
+    /// this process's part.
     public func with(_ change: (inout ExecutionContext) -> Void) throws -> LanguageModel {
         LanguageModel(self, transformer: try transformer.with(change))
     }

@@ -134,6 +134,19 @@ struct DistributedEquivalenceTests {
     @Test func smolLM2() throws { try check(model: "smollm2-135m") }
 
     @Test func qwenCoder() throws { try check(model: "qwen2.5-coder-0.5b", combined: true) }
+
+    /// `bench --profile` on a split run times rank 0's part: the profiler, set on a view of the
+    /// loaded model (`LanguageModel.with`), reaches the transformer the pipeline driver runs.
+    @Test func profileOfASplitRun() throws {
+        let bench = ["bench", "-m", "smollm2-135m", "-t", "1", "-p", "16", "-n", "4", "-r", "1", "--profile", "--json",
+                     "--pipeline-stages", "2"]
+        let object = try MPIRun.json(MPIRun.run(bench, ranks: 2))
+        let profile = try #require(object["profile_seconds"] as? [String: Double], "no profile: \(object)")
+        for op in ["embedding", "attention", "norm+residual"] {
+            #expect((profile[op] ?? 0) > 0, "\(op) not timed on rank 0: \(profile)")
+        }
+        #expect(profile.contains { $0.key.hasPrefix("matmul") && $0.value > 0 }, "no product timed on rank 0: \(profile)")
+    }
 }
 
 /// Speculative decoding across a 2-stage pipeline: drafts (prompt lookup, or a draft model on rank

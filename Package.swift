@@ -3,7 +3,8 @@ import Foundation
 import PackageDescription
 
 /// Chorus: one module per concern. Dependencies point downwards only:
-/// GGUF -> Kernels -> Runtime -> Models -> Chorus (library API) -> chorus (CLI).
+/// GGUF -> Kernels -> Runtime -> Models -> Speculative -> Engine (the decode loop) -> Chorus (library API)
+/// -> Server, Distributed -> chorus (CLI).
 /// Kernels are compiled for the host's vector unit: on x86-64 AVX2/FMA/F16C (`haswell`) unless
 /// CHORUS_TARGET_CPU names another LLVM CPU ("generic" for a portable x86-64 build). ARM has NEON always.
 let targetCPU = Context.environment["CHORUS_TARGET_CPU"] ?? "haswell"
@@ -58,22 +59,34 @@ let package = Package(
                 swiftSettings: optimise),
         // Ranks talking to each other: the Transport protocol, and pipeline/tensor-parallel execution over it.
         .target(name: "ChorusTransport"),
-        .target(name: "ChorusDistributed", dependencies: ["Chorus", "ChorusModels", "ChorusGGUF", "ChorusRuntime", "ChorusTransport", "ChorusPipeline"], swiftSettings: optimise),
+        // Runs on several ranks (ModelRun: roles, abort, finalize, signals; the pipeline driver and workers).
+        .target(name: "ChorusDistributed", dependencies: ["Chorus", "ChorusModels", "ChorusGGUF", "ChorusRuntime", "ChorusTransport", "ChorusPipeline"] + mpiDependency,
+                swiftSettings: optimise),
         .target(name: "ChorusSpeculative", dependencies: ["ChorusModels", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         // Execution plans, acceptance profiles, Sequoia tree search and the cost model (pure values, no models).
         .target(name: "ChorusPlanner", dependencies: ["ChorusRuntime", "ChorusSpeculative"]),
+        // The decoding engine: sampling, stop rules, the one decode loop (drafting, chain and tree
+        // verification over any ForwardPass), the continuous-batching scheduler, skeleton-of-thought,
+        // plan and drafter selection. Every front end drives it.
+        .target(
+            name: "ChorusEngine",
+            dependencies: [
+                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusSpeculative", "ChorusPlanner",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "Chorus",
             dependencies: [
-                "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline", "ChorusSpeculative", "ChorusPlanner",
+                "ChorusEngine", "ChorusGGUF", "ChorusKernels", "ChorusRuntime", "ChorusTokenizers", "ChorusModels", "ChorusPipeline",
+                "ChorusSpeculative", "ChorusPlanner",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: []),
-        // OpenAI-compatible HTTP server: continuous-batching scheduler over the engine's batched forward.
+        // OpenAI-compatible HTTP server: routes, request parsing and SSE over the engine's scheduler.
         .target(
             name: "ChorusServer",
             dependencies: [
-                "Chorus", "ChorusModels", "ChorusTokenizers", "ChorusSpeculative",
+                "Chorus", "ChorusEngine", "ChorusModels", "ChorusTokenizers", "ChorusSpeculative",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -84,7 +97,7 @@ let package = Package(
             dependencies: ["Chorus", "ChorusPipeline", "ChorusSpeculative", "ChorusServer", "ChorusDistributed", "ChorusTransport", "ChorusPlanner",
                            "ChorusTokenizers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")] + mpiDependency),
+                           .product(name: "Logging", package: "swift-log")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
         .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"], exclude: ["Fixtures"]),
@@ -95,6 +108,8 @@ let package = Package(
         .testTarget(name: "ChorusSpeculativeTests", dependencies: ["ChorusSpeculative", "Chorus", "ChorusModels", "ChorusPlanner", "ChorusTestSupport"]),
         .testTarget(name: "ChorusPlannerTests", dependencies: ["ChorusPlanner", "ChorusRuntime", "ChorusSpeculative"]),
         .testTarget(name: "ChorusTests", dependencies: ["Chorus", "ChorusTestSupport"]),
+        // The library as a user sees it: `import Chorus` only.
+        .testTarget(name: "ChorusEngineTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport", "ChorusMPI"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF", "ChorusTestSupport"]),

@@ -87,16 +87,14 @@ public final class DistributedSession {
             let loaded: Result<LanguageModel, Error> = Result {
                 if FaultInjection(rank: rank).fault == .load { throw FaultInjection.injectedLoadFailure }
                 let m = try LanguageModel(path: modelPath, pool: ThreadPool(threads: threads), context: context, maxBatch: maxBatch, part: part)
-                if let group {
-                    m.transformer.allGather = { send, receive in
-                        do {
-                            try transport.allGather(send, into: receive, group: group)
-                        } catch {
-                            transport.abort(code: 1, message: "chorus: rank \(transport.rank): tensor-parallel all-gather failed: \(error)")
-                        }
+                guard let group else { return m }
+                return try m.with { $0.allGather = { send, receive in
+                    do {
+                        try transport.allGather(send, into: receive, group: group)
+                    } catch {
+                        transport.abort(code: 1, message: "chorus: rank \(transport.rank): tensor-parallel all-gather failed: \(error)")
                     }
-                }
-                return m
+                } }
             }
             try Self.agree(transport, on: loaded.map { _ in () }, what: "could not load its part of the model")
             return try loaded.get()
@@ -233,7 +231,7 @@ public final class DistributedSession {
         }
         let body = try time(logits: false)
         let withHead = t.isLastStage ? try time(logits: true) : body
-        return (body / Double(t.weights.layers.count), max(0, withHead - body))
+        return (body / Double(t.layers.count), max(0, withHead - body))
     }
 
     static func sha256(ofFile path: String) throws -> [UInt8] {

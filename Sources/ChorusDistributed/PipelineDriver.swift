@@ -4,17 +4,19 @@ import ChorusTransport
 /// Rank 0's side of a distributed run: a `ForwardPass` that runs stage 0 (slice 0) itself and the
 /// rest of the model on the other ranks.
 ///
-/// A batch is cut into micro-batches; each goes through stage 0 and on down the pipeline with
+/// A batch is cut into micro-batches (a token tree's micro-batches carry the whole tree's positions
+/// and parents, so their rows see ancestors run in earlier micro-batches); each goes through stage 0 and on down the pipeline with
 /// non-blocking sends, so stage 0 computes micro-batch m+1 while stage 1 computes m (GPipe's forward
 /// order, the only order a forward-only pass has). The last stage sends the requested logit rows
 /// back; their receives are posted before any compute, so they land while rank 0 still computes.
 public final class PipelineDriver: ForwardPass {
     let transport: any Transport
     let layout: RankLayout
-    let transformer: Transformer
+    public let transformer: Transformer
     let microbatches: Int
     let recorder: TraceRecorder
-    private var forwardCount = 0
+    /// Forward passes run so far (their index on the wire and in traces).
+    var forwardCount = 0
     private var logits: UnsafeMutablePointer<Float>
     private var logitCapacity = 0
     private var outbox: [Outgoing]
@@ -53,8 +55,17 @@ public final class PipelineDriver: ForwardPass {
 
     public func forward(_ batch: Batch, cache: KVCache) throws -> Logits {
         let vocab = transformer.config.vocabularySize
-        guard batch.visibility == .causal, batch.positions == Array(batch.firstSlot..<batch.firstSlot + batch.count) else {
-            throw DistributedError.invalidSetup("a distributed run takes plain causal batches (no token trees, positions = slots)")
+        var parents: [Int] = []
+        switch batch.visibility {
+        case .causal:
+            guard batch.positions == Array(batch.firstSlot..<batch.firstSlot + batch.count) else {
+                throw DistributedError.invalidSetup("a distributed run takes causal batches whose positions are their slots")
+            }
+        case .tree(let treeParents):
+            guard batch.count <= transformer.maxBatch else {
+                throw ModelError.invalidConfig("a token tree of \(batch.count) nodes exceeds the batch limit \(transformer.maxBatch)")
+            }
+            parents = treeParents
         }
         guard batch.firstSlot + batch.count <= cache.capacity else {
             throw ModelError.contextOverflow(needed: batch.firstSlot + batch.count, capacity: cache.capacity)
@@ -86,13 +97,15 @@ public final class PipelineDriver: ForwardPass {
 
         offset = 0
         for (m, rows) in ranges.enumerated() {
-            let header = StageHeader(op: .forward, rows: rows.count, firstSlot: batch.firstSlot + rows.lowerBound, microbatch: m,
-                                     microbatches: ranges.count, forwardIndex: index, tokens: Array(batch.tokens[rows]),
-                                     logitRows: logitRowsOf[m].map { $0 - rows.lowerBound })
+            let header = parents.isEmpty
+                ? StageHeader(op: .forward, rows: rows.count, firstSlot: batch.firstSlot + rows.lowerBound, microbatch: m,
+                              microbatches: ranges.count, forwardIndex: index, tokens: Array(batch.tokens[rows]),
+                              logitRows: logitRowsOf[m].map { $0 - rows.lowerBound })
+                : StageHeader(op: .forward, rows: rows.count, firstSlot: batch.firstSlot, microbatch: m, microbatches: ranges.count,
+                              forwardIndex: index, tokens: batch.tokens, logitRows: logitRowsOf[m], positions: batch.positions,
+                              parents: parents, rowOffset: rows.lowerBound)
             // Stage 0's other slices run the same rows (they need the tokens).
-            for slice in 1..<max(1, layout.slices) {
-                try transport.send(header.encoded, to: layout.rank(stage: 0, slice: slice), tag: MessageTag.header)
-            }
+            try sendToStageZeroSlices(header)
             let start = monotonicSeconds()
             let out = try transformer.forwardStage(batch, rows: rows, cache: cache, input: nil, logitRows: logitRowsOf[m])
             recorder.record(.compute, forward: index, microbatch: m, since: start)
@@ -109,8 +122,30 @@ public final class PipelineDriver: ForwardPass {
             try transport.wait(request, for: "logits from rank \(lastLeader)")
             recorder.record(.wait, forward: index, microbatch: m, since: start, peer: lastLeader)
         }
-        cache.count = batch.firstSlot + n
+        if parents.isEmpty { cache.count = batch.firstSlot + n }
         return Logits(rowsAt: logits, rows: total, vocabularySize: vocab)
+    }
+
+    /// Keeps a verified tree's accepted rows here and, when any moves a slot, on every other rank
+    /// (a commit header down the pipeline, after the tree's own messages).
+    public func commitTree(rows: [Int], committed: Int, cache: KVCache) throws {
+        cache.keepTree(rows: rows, committed: committed)
+        guard !KVCache.treeMoves(rows: rows, committed: committed).isEmpty else { return }
+        try sendDown(StageHeader.commit(accepted: rows, committed: committed))
+    }
+
+    private func sendToStageZeroSlices(_ header: StageHeader) throws {
+        for slice in 1..<max(1, layout.slices) {
+            try transport.send(header.encoded, to: layout.rank(stage: 0, slice: slice), tag: MessageTag.header)
+        }
+    }
+
+    /// A header without hidden states to every rank rank 0 feeds: stage 0's other slices and stage 1.
+    private func sendDown(_ header: StageHeader) throws {
+        try sendToStageZeroSlices(header)
+        if layout.stages > 1 {
+            try transport.send(header.encoded, to: layout.rank(stage: 1, slice: 0), tag: MessageTag.header)
+        }
     }
 
     /// Posts `header` and the stage's hidden states to `peer` from the next free outgoing buffer.
@@ -140,13 +175,7 @@ public final class PipelineDriver: ForwardPass {
     public func finish(failed: Bool) throws {
         guard !finished else { return }
         finished = true
-        let header = StageHeader(op: failed ? .failed : .stop)
-        for slice in 1..<max(1, layout.slices) {
-            try transport.send(header.encoded, to: layout.rank(stage: 0, slice: slice), tag: MessageTag.header)
-        }
-        if layout.stages > 1 {
-            try transport.send(header.encoded, to: layout.rank(stage: 1, slice: 0), tag: MessageTag.header)
-        }
+        try sendDown(StageHeader(op: failed ? .failed : .stop))
     }
 
     /// Row ranges of the micro-batches: `microbatches` nearly equal parts, none longer than `maxRows`.

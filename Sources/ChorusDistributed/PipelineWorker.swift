@@ -4,7 +4,8 @@ import Foundation
 
 /// Every rank but 0: waits for micro-batches from the previous stage (or, on stage 0's other
 /// tensor slices, from rank 0), runs its blocks on them, and passes hidden states on (or, on the
-/// last stage, sends the logits to rank 0), until told to stop.
+/// last stage, sends the logits to rank 0), until told to stop. A commit (a verified token tree's
+/// accepted rows) is applied to this rank's cache and passed on.
 ///
 /// The receive of the next message is posted before the current micro-batch is computed, and sends
 /// are non-blocking from double buffers, so communication overlaps compute.
@@ -104,6 +105,13 @@ final class PipelineWorker {
             try transport.wait(box.headerRequest!, for: "work from rank \(source)")
             let header = try StageHeader(decoding: UnsafeBufferPointer(box.header))
             if let dieAt, turn + 1 >= dieAt { _exit(9) }
+            if header.op == .commit {
+                // No hidden states follow: the posted receive waits for the next forward's.
+                cache.keepTree(rows: header.accepted, committed: header.firstSlot)
+                if let next { try transport.send(header.encoded, to: next, tag: MessageTag.header) }
+                box.headerRequest = try transport.startReceive(into: box.header, from: source, tag: MessageTag.header)
+                continue
+            }
             if header.op != .forward {
                 // Pass the word on down the pipeline, then stop.
                 box.hiddenRequest?.cancel()
@@ -121,10 +129,9 @@ final class PipelineWorker {
             guard header.rows <= maxRows else {
                 throw DistributedError.peerStopped("rank \(source) sent \(header.rows) rows, more than this rank's batch limit \(maxRows)")
             }
-            let batch = Batch(tokens: header.tokens, positions: Array(header.firstSlot..<header.firstSlot + header.rows),
-                              firstSlot: header.firstSlot, logitRows: header.logitRows)
+            let (batch, rows) = header.microbatchToRun
             let start = monotonicSeconds()
-            let logits = try transformer.forwardStage(batch, rows: 0..<header.rows, cache: cache,
+            let logits = try transformer.forwardStage(batch, rows: rows, cache: cache,
                                                       input: stage > 0 ? UnsafePointer(box.hidden.baseAddress!) : nil,
                                                       logitRows: sendsLogits ? header.logitRows : [])
             recorder.record(.compute, forward: header.forwardIndex, microbatch: header.microbatch, since: start)

@@ -3,8 +3,9 @@ import ChorusKernels
 
 /// Hyper-parameters of a decoder-only transformer, read once from GGUF metadata.
 ///
-/// The shared forward pass reads only this struct; an architecture file says how its keys map here
-/// and which optional features (biases, extra norms, sliding windows...) it switches on.
+/// The numbers every architecture shares; an architecture file (Architectures/) reads them with its
+/// own defaults and composes its blocks, stating its differences (biases, extra norms, sliding
+/// windows...) as the blocks' options.
 public struct ModelConfig: Sendable {
     public var architecture: Architecture
     public var layerCount: Int
@@ -16,28 +17,10 @@ public struct ModelConfig: Sendable {
     public var vocabularySize: Int
     public var trainedContextLength: Int
     public var normEpsilon: Float
-    public var ropeLayout: RoPE.Layout
     public var ropeDimensions: Int
     public var ropeBase: Float
-    /// Per-layer RoPE base for sliding-window (local) layers, where it differs (Gemma 3).
-    public var localRopeBase: Float?
+    /// Position scale of linear RoPE scaling (1 / `rope.scaling.factor`).
     public var ropeFrequencyScale: Float = 1
-    /// Q/K/V projections carry biases (Qwen2).
-    public var attentionBias = false
-    /// Per-head RMSNorm on Q and K before RoPE (Gemma 3).
-    public var queryKeyNorm = false
-    /// Norms after attention and after the FFN, before the residual add (Gemma 3).
-    public var postNorms = false
-    public enum Activation: Sendable { case silu, geluTanh }
-    public var activation: Activation = .silu
-    /// Multiplier on the token embeddings (Gemma: sqrt(d_model)).
-    public var embeddingScale: Float = 1
-    /// Softmax scale for attention scores; 1/sqrt(headDimension) unless the architecture says otherwise.
-    public var attentionScale: Float
-    /// Multiplier on the query after RoPE, before attention (Gemma scales Q instead of the scores).
-    public var queryScale: Float = 1
-    /// Sliding-window size per layer (nil: global attention).
-    public var slidingWindow: [Int?]
 
     public var gqaGroup: Int { headCount / kvHeadCount }
     public var queryWidth: Int { headCount * headDimension }
@@ -63,10 +46,6 @@ public struct ModelConfig: Sendable {
         }
         let tokens = metadata["tokenizer.ggml.tokens"]?.arrayValue?.count
         vocabularySize = try metadata.int("\(a).vocab_size", default: tokens ?? 0)
-        ropeLayout = .interleaved
-        attentionScale = headDimension > 0 ? 1 / Float(headDimension).squareRoot() : 1
-        slidingWindow = []
-        slidingWindow = Array(repeating: nil, count: max(0, layerCount))
     }
 
     /// Checks that the numbers describe a model the forward pass can run.
@@ -84,13 +63,12 @@ public struct ModelConfig: Sendable {
 
     /// Reads the config for whatever architecture the file declares.
     public init(metadata: GGUFMetadata) throws {
-        let name = try metadata.string("general.architecture")
-        guard let architecture = Architecture(rawValue: name) else { throw ModelError.unsupportedArchitecture(name) }
-        switch architecture {
-        case .llama: self = try Llama.config(metadata)
-        case .qwen2: self = try Qwen2.config(metadata)
-        case .gemma3: self = try Gemma3.config(metadata)
-        }
+        self = try Architecture(metadata: metadata).definition.config(metadata)
         try validate()
+    }
+
+    /// The RoPE of global-attention layers in `layout`.
+    func rope(layout: RoPE.Layout) -> RoPE {
+        RoPE(layout: layout, dimensions: ropeDimensions, base: ropeBase, frequencyScale: ropeFrequencyScale)
     }
 }

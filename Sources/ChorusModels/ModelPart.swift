@@ -8,7 +8,7 @@ import ChorusKernels
 ///
 /// Every product is split by output rows, never by the reduction dimension, so each row is computed
 /// whole, by the same kernel in the same order as in one process; after each product the slices'
-/// rows are gathered (`Transformer.allGather`) and the next step sees exactly the one-process
+/// rows are gathered (`ExecutionContext.allGather`) and the next step sees exactly the one-process
 /// values. Norms and residual adds run on every slice. Embeddings and the output head are whole on
 /// every process that needs them.
 public struct ModelPart: Sendable, Equatable, CustomStringConvertible {
@@ -83,36 +83,5 @@ public struct ModelPart: Sendable, Equatable, CustomStringConvertible {
         c.feedForwardLength = s.feedForward.count
         try c.validate()
         return c
-    }
-}
-
-extension ModelWeights {
-    /// These weights cut down to one tensor-parallel slice: Q/K/V rows (and biases) of the slice's
-    /// heads, gate/up rows of its feed-forward range, attention output and down rows of its
-    /// residual-stream range. Rows stay in place in the mapped file; nothing is copied.
-    func sliced(_ s: ModelPart.Slice, config c: ModelConfig) -> ModelWeights {
-        var out = self
-        let hd = c.headDimension
-        func rows(_ w: WeightMatrix, _ r: Range<Int>) -> WeightMatrix {
-            WeightMatrix(name: w.name, type: w.type, rows: r.count, columns: w.columns, data: w.data + r.lowerBound * w.rowBytes)
-        }
-        func part(_ v: [Float]?, _ r: Range<Int>) -> [Float]? { v.map { Array($0[r]) } }
-        let q = s.heads.lowerBound * hd..<s.heads.upperBound * hd
-        let kv = s.kvHeads.lowerBound * hd..<s.kvHeads.upperBound * hd
-        out.layers = layers.map { l in
-            var l = l
-            l.query = rows(l.query, q)
-            l.key = rows(l.key, kv)
-            l.value = rows(l.value, kv)
-            l.queryBias = part(l.queryBias, q)
-            l.keyBias = part(l.keyBias, kv)
-            l.valueBias = part(l.valueBias, kv)
-            l.output = rows(l.output, s.modelRows)
-            l.gate = rows(l.gate, s.feedForward)
-            l.up = rows(l.up, s.feedForward)
-            l.down = rows(l.down, s.modelRows)
-            return l
-        }
-        return out
     }
 }

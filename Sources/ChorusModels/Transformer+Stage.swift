@@ -6,9 +6,9 @@
 /// stages and micro-batches gives the logits of the whole model in one process.
 extension Transformer {
     /// Whether this part starts at the first block (it holds the token embeddings' work).
-    public var isFirstStage: Bool { weights.firstLayer == 0 }
+    public var isFirstStage: Bool { blocks.embedding != nil }
     /// Whether this part ends at the last block (it computes logits).
-    public var isLastStage: Bool { weights.firstLayer + weights.layers.count == config.layerCount }
+    public var isLastStage: Bool { blocks.head != nil }
     /// Width of the hidden states passed between stages.
     public var hiddenWidth: Int { config.embeddingLength }
 
@@ -25,19 +25,14 @@ extension Transformer {
         guard rows.count <= maxBatch, rows.upperBound <= batch.count, !rows.isEmpty else {
             throw ModelError.invalidConfig("micro-batch rows \(rows) do not fit a batch of \(batch.count) with limit \(maxBatch)")
         }
-        guard input != nil || isFirstStage else { throw ModelError.invalidConfig("a later pipeline stage needs hidden states") }
-        try check(batch, rows: rows, cache: cache, tokens: input == nil)
         if let row = logitRows.first(where: { !rows.contains($0) }) {
             throw ModelError.invalidConfig("logit row \(row) outside the micro-batch rows \(rows)")
         }
-        let wanted = isLastStage ? logitRows : []
-        scratch.ensureLogitRows(max(1, wanted.count), vocabulary: config.vocabularySize)
-        runChunk([PassSegment(batch: batch, rows: rows, cache: cache)], logitRows: wanted.map { $0 - rows.lowerBound },
-                 logitOffset: 0, input: input)
-        if batch.visibility == .causal { cache.count = batch.firstSlot + rows.upperBound }
-        return Logits(base: scratch.logits, rows: wanted.count, vocabularySize: config.vocabularySize)
+        var micro = batch
+        micro.logitRows = logitRows
+        return try startPass([Segment(micro, cache: cache, rows: rows)], in: workspace, input: input).finish()
     }
 
     /// The hidden states `forwardStage` left: [rows][hiddenWidth], valid until the next forward pass.
-    public var stageOutput: UnsafePointer<Float> { UnsafePointer(scratch.x) }
+    public var stageOutput: UnsafePointer<Float> { workspace.hiddenStates }
 }

@@ -30,18 +30,22 @@ public struct ServerConfiguration: Sendable {
 /// rest, close the listener).
 public struct ChorusHTTPServer: Sendable {
     public let scheduler: BatchScheduler
+    /// The counters `/metrics` shows (the scheduler's observer).
+    public let metrics: ServerMetrics
     public let configuration: ServerConfiguration
     public let logger: Logger
 
-    public init(scheduler: BatchScheduler, configuration: ServerConfiguration, logger: Logger = Logger(label: "chorus.server")) {
+    public init(scheduler: BatchScheduler, metrics: ServerMetrics, configuration: ServerConfiguration,
+                logger: Logger = Logger(label: "chorus.server")) {
         self.scheduler = scheduler
+        self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
     }
 
     /// Serves until a termination signal, then drains and returns.
     public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
-        let handlers = OpenAIHandlers(model: scheduler.model, scheduler: scheduler, metrics: scheduler.metrics,
+        let handlers = OpenAIHandlers(model: scheduler.model, scheduler: scheduler, metrics: metrics,
                                       modelName: configuration.modelName)
         let router = Router(context: ChorusRequestContext.self)
         if let key = configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }

@@ -1,7 +1,8 @@
+import Chorus
 import Foundation
 
-/// Counters for `/metrics`, updated by the scheduler and the HTTP handlers (lock-protected).
-public final class ServerMetrics: @unchecked Sendable {
+/// Counters for `/metrics`, updated by the scheduler (as its observer) and the HTTP handlers (lock-protected).
+public final class ServerMetrics: SchedulerObserver, @unchecked Sendable {
     private let lock = NSLock()
     private var requests: [String: Int] = [:]
     private var promptTokens = 0
@@ -16,6 +17,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private var reusedPromptTokens = 0
     private var draftedTokens = 0
     private var acceptedTokens = 0
+    private var verifications = 0
 
     public init() {}
 
@@ -23,18 +25,19 @@ public final class ServerMetrics: @unchecked Sendable {
         lock.withLock { requests["\(endpoint)|\(status)", default: 0] += 1 }
     }
 
-    func reusedPrefix(tokens: Int) { lock.withLock { reusedPromptTokens += tokens } }
+    public func reusedPrefix(tokens: Int) { lock.withLock { reusedPromptTokens += tokens } }
 
-    func speculated(drafted: Int, accepted: Int) {
+    public func speculated(drafted: Int, accepted: Int, verifications: Int) {
         lock.withLock {
             draftedTokens += drafted
             acceptedTokens += accepted
+            self.verifications += verifications
         }
     }
 
-    func rejectedBusy() { lock.withLock { rejected += 1 } }
+    public func rejectedBusy() { lock.withLock { rejected += 1 } }
 
-    func step(rows: Int, sequences: Int, generated: Int, prompt: Int, seconds: Double, queued: Int, active: Int) {
+    public func step(rows: Int, sequences: Int, generated: Int, prompt: Int, seconds: Double, queued: Int, active: Int) {
         lock.withLock {
             steps += 1
             stepRows += rows
@@ -50,7 +53,7 @@ public final class ServerMetrics: @unchecked Sendable {
         }
     }
 
-    func idle(queued: Int) {
+    public func idle(queued: Int) {
         lock.withLock {
             queueLength = queued
             activeSequences = 0
@@ -79,6 +82,8 @@ public final class ServerMetrics: @unchecked Sendable {
             metric("chorus_generated_tokens_total", "counter", "Tokens generated.", [("", "\(generatedTokens)")])
             metric("chorus_speculative_drafted_tokens_total", "counter", "Tokens drafted (prompt lookup or draft model).", [("", "\(draftedTokens)")])
             metric("chorus_speculative_accepted_tokens_total", "counter", "Drafted tokens accepted by verification.", [("", "\(acceptedTokens)")])
+            metric("chorus_speculative_verifications_total", "counter", "Draft trees (or chains) verified, one per speculating sequence and step.",
+                   [("", "\(verifications)")])
             metric("chorus_speculative_acceptance_rate", "gauge", "Accepted / drafted tokens since start.",
                    [("", String(format: "%.4f", draftedTokens > 0 ? Double(acceptedTokens) / Double(draftedTokens) : 0))])
             metric("chorus_batch_steps_total", "counter", "Batched forward passes.", [("", "\(steps)")])

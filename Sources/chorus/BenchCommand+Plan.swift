@@ -20,41 +20,18 @@ extension BenchCommand {
         let shape = try plan.shape()
         let model = try opts.load(maxBatch: max(64, (shape?.nodeCount ?? 0) + 1))
         let decoder = try PlannedDecoder(plan: plan, model: model, store: ModelStore(progress: .standardError()))
-        let uniform = model.transformer.plan
-        let generator = Generator(model: model)
-        let promptIDs = try texts.map { text in
-            model.tokenize(model.chatTemplate != nil ? try model.chatPrompt(text) : text, addSpecial: true, parseSpecial: true)
-        }
-        // Warm-up: touch the weights of both models once.
-        _ = try decoder.generate(promptIDs: promptIDs[0], cache: model.makeCache(), maxTokens: 4)
-        var plainTokens = 0, planTokens = 0
-        var plainSeconds = 0.0, planSeconds = 0.0
-        var identical = true
-        for (i, ids) in promptIDs.enumerated() {
-            model.transformer.plan = .uniform(units: uniform.units.count)
-            let plain = try generator.generate(promptIDs: ids, cache: model.makeCache(), maxTokens: generateTokens, sampling: .greedy)
-            model.transformer.plan = plan.partition
-            let (planned, _) = try decoder.generate(promptIDs: ids, cache: model.makeCache(), maxTokens: generateTokens)
-            plainTokens += plain.ids.count
-            plainSeconds += plain.generationSeconds
-            planTokens += planned.ids.count
-            planSeconds += planned.generationSeconds
-            identical = identical && plain.ids == planned.ids
-            Output.standardError(String(format: "prompt %d/%d: plain %.1f tokens/s, plan %.1f tokens/s%@", i + 1, promptIDs.count,
-                                        plain.tokensPerSecond, planned.tokensPerSecond, plain.ids == planned.ids ? "" : " (outputs differ!)"))
-        }
-        let plainRate = plainSeconds > 0 ? Double(plainTokens) / plainSeconds : 0
-        let planRate = planSeconds > 0 ? Double(planTokens) / planSeconds : 0
+        let result = try PlanBenchmark(decoder: decoder).run(prompts: texts, maxTokens: generateTokens) { Output.standardError($0) }
+        let (plainRate, planRate, identical) = (result.plainTokensPerSecond, result.planTokensPerSecond, result.identical)
         if json {
             try Output.json([
-                "prompts": promptIDs.count, "plain_tokens_per_second": plainRate, "plan_tokens_per_second": planRate,
+                "prompts": result.prompts, "plain_tokens_per_second": plainRate, "plan_tokens_per_second": planRate,
                 "predicted_tokens_per_second": plan.predictedTokensPerSecond ?? 0, "identical_outputs": identical,
                 "model": options.model, "threads": plan.threads, "tokens_per_prompt": generateTokens,
             ])
             return
         }
         print(String(format: "%d prompts, %d tokens each, %d threads: plain %.1f tokens/s, plan %.1f tokens/s (%.2fx; predicted %.1f)%@",
-                     promptIDs.count, generateTokens, plan.threads, plainRate, planRate, planRate / max(plainRate, 1e-9),
+                     result.prompts, generateTokens, plan.threads, plainRate, planRate, planRate / max(plainRate, 1e-9),
                      plan.predictedTokensPerSecond ?? 0, identical ? "; outputs identical" : "; OUTPUTS DIFFER"))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Chorus
+import ChorusDistributed
 import ChorusModels
 import ChorusRuntime
 import Foundation
@@ -64,12 +65,12 @@ struct BenchCommand: ParsableCommand {
         if widths != nil { return try runWidths() }
         var opts = options
         opts.context = max(options.context ?? 0, promptTokens + generateTokens)
-        try ModelRun.start(opts, distributed, maxBatch: 128).drive(measure)
+        try ModelRun.start(distributed.run(opts, maxBatch: 128)).drive(measure)
     }
 
-    private func measure(_ model: LanguageModel) throws {
+    private func measure(_ loaded: LanguageModel) throws {
         let profiler = profile ? OperatorProfiler() : nil
-        model.transformer.profiler = profiler
+        let model = try loaded.with { $0.profiler = profiler }
         let result = try Benchmark(model: model).run(promptTokens: promptTokens, generateTokens: generateTokens,
                                                       repetitions: repetitions)
         let bandwidth = MemoryBandwidth.measureRead(pool: model.transformer.pool)

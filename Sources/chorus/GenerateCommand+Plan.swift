@@ -1,7 +1,6 @@
 import ArgumentParser
 import Chorus
 import ChorusPlanner
-import ChorusSpeculative
 
 /// `chorus generate --plan PLAN.json`: decode as the plan says.
 extension GenerateCommand {
@@ -14,12 +13,6 @@ extension GenerateCommand {
 
     func run(planPath: String) throws {
         let plan = try ExecutionPlan.load(path: planPath)
-        if plan.drafter != .none {
-            guard sampling.temperature == 0 else {
-                throw EngineError.invalidArgument("this plan drafts (\(plan.drafter)), which verifies greedily: pass --temperature 0")
-            }
-            guard sampling.repeatPenalty == 1 else { throw EngineError.invalidArgument("a drafting plan does not support --repeat-penalty") }
-        }
         if let planned = plan.model, planned != options.model {
             Output.standardError("note: the plan was tuned for \(planned), running \(options.model)")
         }
@@ -29,23 +22,11 @@ extension GenerateCommand {
         let model = try opts.load(maxBatch: max(64, (shape?.nodeCount ?? 0) + 1))
         let decoder = try PlannedDecoder(plan: plan, model: model, store: ModelStore(progress: .standardError()))
         let text = chat ? try model.chatPrompt(prompt) : prompt
-        let promptIDs = model.tokenize(text, addSpecial: true, parseSpecial: true)
-        let stream: (Int, String) -> Bool = { _, piece in
-            if !json { Output.stream(piece) }
-            return true
-        }
-        let result: GenerationResult
-        var statistics: SpeculativeStatistics?
-        if plan.drafter == .none {
-            // Plain decoding under the plan's partition keeps the user's sampling.
-            result = try Generator(model: model).generate(promptIDs: promptIDs, cache: model.makeCache(), maxTokens: maxTokens,
-                                                          sampling: sampling.parameters, onToken: stream)
-        } else {
-            (result, statistics) = try decoder.generate(promptIDs: promptIDs, cache: model.makeCache(), maxTokens: maxTokens, onToken: stream)
-        }
+        let (result, statistics) = try decoder.generate(promptIDs: model.tokenize(text), cache: model.makeCache(), maxTokens: maxTokens,
+                                                        sampling: sampling.parameters, onToken: stream)
         var extra: [String: Any] = ["plan": planPath]
         if let predicted = plan.predictedTokensPerSecond { extra["predicted_tokens_per_second"] = predicted }
-        try report(result, statistics: statistics, draft: plan.drafter.description, tree: shape?.description ?? "", extra: extra,
+        try report(result, speculative: statistics != nil, draft: plan.drafter.description, tree: shape?.description ?? "", extra: extra,
                    label: " | plan: \(planPath)")
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Chorus
-import ChorusSpeculative
+import ChorusDistributed
 
 /// `chorus generate PROMPT`: continue a prompt, streaming the text to stdout.
 struct GenerateCommand: ParsableCommand {
@@ -28,71 +28,45 @@ struct GenerateCommand: ParsableCommand {
         if plan != nil { return try validatePlan() }
         if draft == nil, tree != nil || draftLength != nil { throw ValidationError("--tree and --draft-length need --draft") }
         if tree != nil, draftLength != nil { throw ValidationError("give either --tree or --draft-length, not both") }
-        if draft != nil, options.llamaCppRounding {
-            throw ValidationError("--draft needs batch-invariant rounding (a tree row must equal its chain); drop --llama-cpp-rounding")
-        }
         if skeletonOfThought, draft != nil { throw ValidationError("--skeleton-of-thought does not combine with --draft") }
-        if let tree {
-            do { _ = try TreeShape.parse(tree) } catch { throw ValidationError("--tree: \(error)") }
-        }
         if draft != nil {
             guard sampling.repeatPenalty == 1 else { throw ValidationError("--draft does not support --repeat-penalty") }
         }
+        do { _ = try drafting } catch { throw ValidationError("--tree: \(error)") }
     }
 
-    /// The tree shape for --draft: --tree, else a chain of --draft-length (4).
-    var shape: TreeShape {
-        get throws { try tree.map(TreeShape.parse) ?? TreeShape.chain(draftLength ?? 4) }
+    /// --draft with --tree or --draft-length (a chain of 4 by default).
+    var drafting: DraftingChoice? {
+        get throws {
+            try draft.map { try DraftingChoice(draft: $0, tree: tree, draftLength: draftLength, draftVocabulary: draftVocabulary) }
+        }
     }
 
     func run() throws {
         if skeletonOfThought { return try runSkeletonOfThought() }
         if let plan { return try run(planPath: plan) }
-        let shape = try shape
-        if distributed.isDistributed && draft != nil { throw ValidationError("--draft does not run across processes yet") }
-        try ModelRun.start(options, distributed, maxBatch: max(64, shape.nodeCount + 1)).drive { model in
-            try generate(model, shape: shape)
+        let drafting = try drafting
+        try ModelRun.start(distributed.run(options, maxBatch: max(64, (drafting?.shape.nodeCount ?? 0) + 1))).drive { model in
+            let speculation = try drafting?.speculation(target: model, store: ModelStore(progress: .standardError()))
+            let text = chat ? try model.chatPrompt(prompt) : prompt
+            let result = try Generator(model: model).generate(
+                promptIDs: model.tokenize(text), cache: model.makeCache(), maxTokens: maxTokens, sampling: sampling.parameters,
+                speculation: speculation, onToken: stream)
+            try report(result, speculative: speculation != nil, draft: draft ?? "", tree: drafting?.shape.branching ?? [])
         }
     }
 
-    private func generate(_ model: LanguageModel, shape: TreeShape) throws {
-        let text = chat ? try model.chatPrompt(prompt) : prompt
-        let promptIDs = model.tokenize(text, addSpecial: true, parseSpecial: true)
-        let cache = model.makeCache()
-        let result: GenerationResult
-        var statistics: SpeculativeStatistics?
-        if let draft {
-            let drafter: any Drafter
-            if draft == "ngram" {
-                drafter = NGramDrafter()
-            } else {
-                let draftModel = try LanguageModel.load(draft, threads: options.threads, context: model.contextLength,
-                                                        maxBatch: max(64, shape.nodeCount + 1),
-                                                        store: ModelStore(progress: .standardError()))
-                drafter = try ModelDrafter(draft: draftModel, target: model, vocabulary: draftVocabulary)
-            }
-            (result, statistics) = try Generator(model: model).generateSpeculative(
-                promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, drafter: drafter, shape: shape,
-                sampling: sampling.parameters
-            ) { _, piece in
-                if !json { Output.stream(piece) }
-                return true
-            }
-        } else {
-            result = try Generator(model: model).generate(
-                promptIDs: promptIDs, cache: cache, maxTokens: maxTokens, sampling: sampling.parameters
-            ) { _, piece in
-                if !json { Output.stream(piece) }
-                return true
-            }
-        }
-        try report(result, statistics: statistics, draft: draft ?? "", tree: shape.branching)
+    /// Streams each piece to stdout unless printing JSON.
+    func stream(_ id: Int, _ piece: String) -> Bool {
+        if !json { Output.stream(piece) }
+        return true
     }
 
     /// Prints a finished generation: with --json one object (`extra` keys added, speculative
     /// statistics under "speculative"), else a summary line on stderr after the streamed text.
-    func report(_ result: GenerationResult, statistics: SpeculativeStatistics?, draft: String, tree: Any,
+    func report(_ result: GenerationResult, speculative: Bool, draft: String, tree: Any,
                 extra: [String: Any] = [:], label: String = "") throws {
+        let statistics = speculative ? result.statistics : nil
         if json {
             var object: [String: Any] = [
                 "prompt_ids": result.promptIDs, "ids": result.ids, "text": result.text,

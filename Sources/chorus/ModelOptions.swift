@@ -19,7 +19,7 @@ struct ModelOptions: ParsableArguments {
     func load(maxBatch: Int = 64) throws -> LanguageModel {
         let loaded = try LanguageModel.load(model, threads: threads, context: context, maxBatch: maxBatch,
                                             store: ModelStore(progress: .standardError()))
-        loaded.transformer.llamaCppBatchRounding = llamaCppRounding
-        return loaded
+        guard llamaCppRounding else { return loaded }
+        return try loaded.with { $0.rounding = .llamaCpp }
     }
 }

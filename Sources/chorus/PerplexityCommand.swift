@@ -1,5 +1,6 @@
 import ArgumentParser
 import Chorus
+import ChorusDistributed
 import Foundation
 
 /// `chorus perplexity --file TEXT`: perplexity as llama-perplexity reports it.
@@ -20,7 +21,7 @@ struct PerplexityCommand: ParsableCommand {
         let context = options.context ?? 512
         var opts = options
         opts.context = context
-        try ModelRun.start(opts, distributed, maxBatch: min(context, 512)).drive { model in
+        try ModelRun.start(distributed.run(opts, maxBatch: min(context, 512))).drive { model in
             try evaluate(model, text: text, context: context)
         }
     }

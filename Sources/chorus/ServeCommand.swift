@@ -1,8 +1,5 @@
 import ArgumentParser
 import Chorus
-import ChorusSpeculative
-import ChorusPlanner
-import ChorusRuntime
 import ChorusServer
 import Foundation
 import Logging
@@ -20,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Sequences that may wait for a slot before requests get 429 (default: 4 x --parallel).", range: 0...1_000_000) var queue: Int?
     @Option(help: "Rows per batched forward pass: decoding rows first, prompt chunks fill the rest.", range: 1...4096) var batch = 64
     @Option(help: "Require 'Authorization: Bearer KEY' on every request but /health.") var apiKey: String?
-    @Option(help: "An execution plan from `chorus tune` (threads, partition, drafter, tree: the server speculates with the plan's drafter, chains as deep as its tree) or a partition plan (JSON) splitting each operator class's rows across the threads; any partition gives the same bits.")
+    @Option(help: "An execution plan from `chorus tune` (threads, partition, drafter, tree, width: greedy requests speculate with the plan's drafter and verify its tree) or a partition plan (JSON) splitting each operator class's rows across the threads; any partition gives the same bits.")
     var plan: String?
     @Option(help: "Greedy requests: draft K tokens (by prompt lookup unless --draft names a model) and verify them in the same pass (0: off; 2 when --draft is given).", range: 0...32)
     var speculate: Int?
@@ -41,65 +38,23 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        // --plan: an execution plan from `chorus tune`, else a bare partition plan.
-        var execution: ExecutionPlan?
-        var partition: PartitionPlan?
-        if let plan {
-            do {
-                execution = try ExecutionPlan.load(path: plan)
-            } catch let planError {
-                do {
-                    partition = try PartitionPlan.load(path: plan)
-                } catch {
-                    throw ValidationError("--plan \(plan) is neither an execution plan (\(planError)) nor a partition plan (\(error))")
-                }
-            }
+        let choice: ServingChoice
+        do {
+            choice = try ServingChoice(plan: plan, draft: draft, speculate: speculate, draftVocabulary: draftVocabulary)
+        } catch {
+            throw ValidationError("\(error)")
         }
-        var draft = self.draft
-        var speculate = self.speculate
         var loadOptions = options
-        if let execution {
-            guard self.draft == nil, self.speculate == nil else {
-                throw ValidationError("--plan \(plan!) names the drafter and tree: drop --draft and --speculate")
-            }
-            loadOptions.threads = execution.threads
-            partition = execution.partition
-            switch execution.drafter {
-            case .none: speculate = 0
-            case .ngram: draft = "ngram"
-            case .model(let id): draft = id
-            }
-            // The server verifies chains: as deep as the plan's tree.
-            if execution.drafter != .none { speculate = max(1, try execution.shape()?.depth ?? 1) }
-        }
-        let model = try loadOptions.load(maxBatch: batch)
-        if let partition {
-            do {
-                try partition.validate(forUnits: model.transformer.pool.threadCount)
-            } catch {
-                throw ValidationError("--plan \(plan!): \(error)")
-            }
-            model.transformer.plan = partition
-        }
-        let draftLength = speculate ?? (draft != nil ? 2 : 0)
-        var draftModel: LanguageModel?
-        if let draft, draft != "ngram" {
-            draftModel = try LanguageModel.load(draft, threads: loadOptions.threads, context: model.contextLength,
-                                                maxBatch: max(16, draftLength + 1), store: ModelStore(progress: .standardError()))
-            guard draftModel!.config.vocabularySize == model.config.vocabularySize else {
-                throw ValidationError("--draft \(draft): its vocabulary (\(draftModel!.config.vocabularySize) ids) differs from the model's (\(model.config.vocabularySize))")
-            }
-        }
-        let speculation = draftLength > 0
-            ? BatchScheduler.Speculation(draftLength: draftLength, maxSequences: speculateMaxSequences, draftModel: draftModel,
-                                         draftVocabulary: draftVocabulary)
-            : nil
-        let scheduler = BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,
-                                       speculation: speculation)
+        loadOptions.threads = choice.threads ?? options.threads
+        let (model, speculation) = try choice.apply(to: loadOptions.load(maxBatch: batch), maxSequences: speculateMaxSequences,
+                                                    store: ModelStore(progress: .standardError()))
+        let metrics = ServerMetrics()
+        let scheduler = try BatchScheduler(model: model, slots: parallel, queueCapacity: queue ?? 4 * parallel, stepRows: batch,
+                                           speculation: speculation, observer: metrics)
         let name = URL(fileURLWithPath: options.model).pathExtension == "gguf"
             ? URL(fileURLWithPath: options.model).deletingPathExtension().lastPathComponent : options.model
         let server = ChorusHTTPServer(
-            scheduler: scheduler,
+            scheduler: scheduler, metrics: metrics,
             configuration: ServerConfiguration(host: host, port: port, apiKey: apiKey, modelName: name,
                                                shutdownGrace: .milliseconds(Int(shutdownGrace * 1000))))
         try await server.run { host, port in

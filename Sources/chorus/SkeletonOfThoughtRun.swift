@@ -1,5 +1,4 @@
 import Chorus
-import ChorusServer
 import Foundation
 
 extension GenerateCommand {
@@ -7,23 +6,9 @@ extension GenerateCommand {
     /// points are expanded together on an in-process batch scheduler, then printed in order.
     func runSkeletonOfThought() throws {
         let model = try options.load(maxBatch: 64)
-        let scheduler = BatchScheduler(model: model, slots: 8, queueCapacity: 8, stepRows: 64)
-        scheduler.start()
-        defer { scheduler.stopAll() }
-        var sot = SkeletonOfThought(scheduler: scheduler)
-        sot.maxPointTokens = max(1, min(sot.maxPointTokens, maxTokens))
         let clock = ContinuousClock()
         let start = clock.now
-        let question = prompt
-        let parameters = sampling.parameters
-        let box = ResultBox()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { box.result = .success(try await sot.answer(question, sampling: parameters)) } catch { box.result = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        let answer = try box.result!.get()
+        let answer = try SkeletonOfThought.answer(prompt, model: model, sampling: sampling.parameters, maxPointTokens: maxTokens)
         let seconds = (clock.now - start).seconds
         if json {
             try Output.json([
@@ -36,9 +21,4 @@ extension GenerateCommand {
                                         answer.points.count, answer.completionTokens, seconds))
         }
     }
-}
-
-/// Carries the async answer back to the synchronous command.
-private final class ResultBox: @unchecked Sendable {
-    var result: Result<SkeletonOfThought.Answer, any Error>?
 }

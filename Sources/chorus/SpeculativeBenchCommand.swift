@@ -50,40 +50,35 @@ extension BenchCommand {
         let shapes = try spec.shapes
         let widest = shapes.map(\.nodeCount).max() ?? 1
         let model = try options.load(maxBatch: max(64, widest + 1))
-        guard !model.transformer.llamaCppBatchRounding else {
-            throw ValidationError("speculative decoding needs batch-invariant rounding; drop --llama-cpp-rounding")
-        }
         let prompts = try SpeculativeBenchmark.loadPrompts(spec.prompts!)
         var settings: [SpeculativeBenchmark.Setting] = []
+        let store = ModelStore(progress: .standardError())
         for draft in spec.draft {
-            let drafter: any Drafter
-            let label: String
-            var draftPath = ""
-            if draft == "ngram" {
-                drafter = NGramDrafter()
-                label = "ngram"
-            } else {
-                let draftModel = try LanguageModel.load(draft, threads: options.threads, context: model.contextLength,
-                                                        maxBatch: max(64, widest + 1), store: ModelStore(progress: .standardError()))
-                drafter = try ModelDrafter(draft: draftModel, target: model, vocabulary: spec.draftVocabulary)
-                draftPath = draftModel.path
-                let file = URL(fileURLWithPath: draft).lastPathComponent
-                label = file.hasSuffix(".gguf") ? String(file.dropLast(5)) : file
+            let choice = DrafterChoice(draft)
+            var draftModel: LanguageModel?
+            if case .model(let id) = choice {
+                draftModel = try LanguageModel(path: store.resolve(id), pool: model.transformer.pool, context: model.contextLength,
+                                               maxBatch: max(64, widest + 1))
             }
+            let file = URL(fileURLWithPath: draft).lastPathComponent
+            let label = file.hasSuffix(".gguf") ? String(file.dropLast(5)) : file
             for shape in shapes {
                 let kind = shape.branching.allSatisfy { $0 == 1 } ? "chain \(shape.depth)" : "tree \(shape)"
-                settings.append(.init(name: "\(label) \(kind)", drafter: drafter, shape: shape))
+                let drafting = DraftingChoice(drafter: choice, shape: shape, draftVocabulary: spec.draftVocabulary)
+                settings.append(.init(name: "\(label) \(kind)",
+                                      speculation: try drafting.speculation(target: model, draftModel: draftModel, resolve: { try store.resolve($0) })))
             }
-            if spec.lookahead, draft != "ngram" {
+            if spec.lookahead, let draftModel {
                 // Target on threads - 1 cores, draft model alone on the last: separate pools, same weights (mapped once).
                 let targetThreads = max(1, options.threads - 1)
                 let target = try LanguageModel(path: model.path, pool: ThreadPool(threads: targetThreads, pin: false),
                                                context: model.contextLength, maxBatch: max(64, widest + 1))
-                let draftModel = try LanguageModel(path: draftPath, pool: ThreadPool(threads: 1, pin: false),
-                                                   context: model.contextLength, maxBatch: max(64, widest + 1))
-                let ahead = LookaheadDrafter(try ModelDrafter(draft: draftModel, target: target, vocabulary: spec.draftVocabulary))
+                let soloDraft = try LanguageModel(path: draftModel.path, pool: ThreadPool(threads: 1, pin: false),
+                                                  context: model.contextLength, maxBatch: max(64, widest + 1))
+                let ahead = LookaheadDrafter(try ModelDrafter(draft: soloDraft, target: target, vocabulary: spec.draftVocabulary))
                 for shape in shapes where shape.branching.allSatisfy({ $0 == 1 }) {
-                    settings.append(.init(name: "\(label) chain \(shape.depth) lookahead", drafter: ahead, shape: shape, target: target))
+                    settings.append(.init(name: "\(label) chain \(shape.depth) lookahead", speculation: Speculation(drafter: ahead, shape: shape),
+                                          target: target))
                 }
             }
         }

@@ -117,6 +117,53 @@ struct DistributedEquivalenceTests {
     @Test func smolLM2() throws { try check(model: "smollm2-135m") }
 
     @Test func qwenCoder() throws { try check(model: "qwen2.5-coder-0.5b", combined: true) }
+
+    /// `bench --profile` on a split run times rank 0's part: the profiler, set on a view of the
+    /// loaded model (`LanguageModel.with`), reaches the transformer the pipeline driver runs.
+    @Test func profileOfASplitRun() throws {
+        let bench = ["bench", "-m", "smollm2-135m", "-t", "1", "-p", "16", "-n", "4", "-r", "1", "--profile", "--json",
+                     "--pipeline-stages", "2"]
+        let object = try MPIRun.json(MPIRun.run(bench, ranks: 2))
+        let profile = try #require(object["profile_seconds"] as? [String: Double], "no profile: \(object)")
+        for op in ["embedding", "attention", "norm+residual"] {
+            #expect((profile[op] ?? 0) > 0, "\(op) not timed on rank 0: \(profile)")
+        }
+        #expect(profile.contains { $0.key.hasPrefix("matmul") && $0.value > 0 }, "no product timed on rank 0: \(profile)")
+    }
+}
+
+/// Speculative decoding across a 2-stage pipeline: drafts (prompt lookup, or a draft model on rank
+/// 0) verified over the pipeline driver as chains (causal runs, micro-batched) and trees (whole, with
+/// positions and parents in the header), the accepted tree nodes committed on every rank; the tokens
+/// equal plain greedy decoding in one process.
+@Suite(.serialized, .enabled(if: MPIRun.mpirun != nil, "needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)"))
+struct DistributedSpeculationTests {
+    static let prompts = ["1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3,", "def quicksort(items):"]
+
+    @Test func speculationOverTwoStagesEqualsPlainGreedy() throws {
+        let base = ["generate", "-m", "smollm2-135m", "-t", "1", "-n", "24", "--temperature", "0", "--json"]
+        let settings: [[String]] = [
+            ["--draft", "ngram", "--draft-length", "4", "--microbatches", "2"],
+            // Two micro-batches of one tree: the second's rows see ancestors the first wrote.
+            ["--draft", "ngram", "--tree", "3,1,1", "--microbatches", "2"],
+            ["--draft", "smollm2-135m", "--draft-length", "3"],
+            ["--draft", "smollm2-135m", "--tree", "2,2,1"],
+        ]
+        for prompt in Self.prompts {
+            let plain = try #require(try MPIRun.json(MPIRun.run(base + [prompt]))["ids"] as? [Int])
+            for options in settings where options[1] != "ngram" || prompt == Self.prompts[0] {
+                let run = try MPIRun.json(MPIRun.run(base + options + ["--pipeline-stages", "2", prompt], ranks: 2))
+                #expect(run["ids"] as? [Int] == plain, "\(options) on \(prompt.prefix(12)): speculative ids over 2 stages differ from plain greedy")
+                let statistics = try #require(run["speculative"] as? [String: Any])
+                let drafted = statistics["drafted"] as? Int ?? 0, accepted = statistics["accepted"] as? Int ?? 0
+                let verifications = statistics["verifications"] as? Int ?? 0
+                #expect(accepted > 0, "\(options): nothing accepted")
+                if options.contains("2,2,1") {
+                    #expect(drafted > 3 * verifications, "\(options): \(drafted) drafted in \(verifications) verifications is no tree")
+                }
+            }
+        }
+    }
 }
 
 /// Every way a split run can fail ends on every rank, with a message, within the time bound.

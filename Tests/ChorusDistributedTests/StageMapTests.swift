@@ -37,5 +37,17 @@ import Testing
         let words = h.encoded
         let decoded = try words.withUnsafeBufferPointer { try StageHeader(decoding: $0) }
         #expect(decoded == h)
+        // A token tree's second micro-batch carries the whole tree (positions, parents) and its rows in it;
+        // a commit the accepted rows.
+        let tree = StageHeader(op: .forward, rows: 2, firstSlot: 9, microbatch: 1, microbatches: 2, forwardIndex: 6,
+                               tokens: [1, 2, 3, 4], logitRows: [2, 3], positions: [9, 10, 10, 11], parents: [-1, 0, 0, 2], rowOffset: 2)
+        let decodedTree = try tree.encoded.withUnsafeBufferPointer { try StageHeader(decoding: $0) }
+        #expect(decodedTree == tree && decodedTree.isTree && decodedTree.parents == [-1, 0, 0, 2])
+        let (batch, rows) = decodedTree.microbatchToRun
+        #expect(rows == 2..<4 && batch.visibility == .tree(parents: [-1, 0, 0, 2]) && batch.positions == [9, 10, 10, 11])
+        let commit = StageHeader.commit(accepted: [2, 3], committed: 9)
+        let decodedCommit = try commit.encoded.withUnsafeBufferPointer { try StageHeader(decoding: $0) }
+        #expect(decodedCommit.op == .commit && decodedCommit.accepted == [2, 3] && decodedCommit.firstSlot == 9)
+        #expect(tree.encoded.count <= StageHeader.capacity(maxRows: 4))
     }
 }

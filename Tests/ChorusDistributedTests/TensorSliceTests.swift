@@ -47,20 +47,19 @@ final class PairGatherer: @unchecked Sendable {
         let tokens = [1, 504, 3893, 28, 1209, 9, 44, 2399]
         let batch = Batch.sequence(tokens, start: 0, logits: .all)
         var taps: [String: [Float]] = [:]
-        whole.tap = { name, values in taps[name] = values }
-        let expected = try whole.forward(batch, cache: whole.makeCache(capacity: 64))
+        let tapped = try whole.with { $0.tap = { name, values in taps[name] = values } }
+        let expected = try tapped.forward(batch, cache: whole.makeCache(capacity: 64))
         let reference = (0..<tokens.count).flatMap { Array(expected.row($0)) }
-        whole.tap = nil
 
         let gatherer = PairGatherer()
         nonisolated(unsafe) var results: [[Float]] = [[], []]
         nonisolated(unsafe) var sliceTaps: [[String: [Float]]] = [[:], [:]]
         let threads = (0..<2).map { slice in
             Thread {
-                let t = try! Transformer(file: file, pool: ThreadPool(threads: 1), contextCapacity: 64,
+                let context = ExecutionContext(pool: ThreadPool(threads: 1), tap: { name, values in sliceTaps[slice][name] = values },
+                                               allGather: { send, receive in gatherer.gather(slice: slice, send, into: receive) })
+                let t = try! Transformer(file: file, context: context, contextCapacity: 64,
                                          part: ModelPart(tensorSlice: slice, tensorSlices: 2))
-                t.allGather = { send, receive in gatherer.gather(slice: slice, send, into: receive) }
-                t.tap = { name, values in sliceTaps[slice][name] = values }
                 let logits = try! t.forward(batch, cache: t.makeCache(capacity: 64))
                 results[slice] = (0..<tokens.count).flatMap { Array(logits.row($0)) }
             }

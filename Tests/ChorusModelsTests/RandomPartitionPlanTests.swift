@@ -41,7 +41,7 @@ import Testing
         }
         for (units, plans) in [(2, 5), (3, 2)] {
             let model = try Transformer(file: file, pool: ThreadPool(threads: units), contextCapacity: 64, maxBatch: 16)
-            let names = model.plan.units
+            let names = model.context.plan.units
             for p in 0..<plans {
                 var shares: [OperatorClass: [Double]] = [:]
                 for op in OperatorClass.allCases {
@@ -50,8 +50,8 @@ import Testing
                     if list.allSatisfy({ $0 == 0 }) { list[p % units] = 1 }
                     shares[op] = list
                 }
-                model.plan = PartitionPlan(units: names, shares: shares)
-                let got = try decode(model, steps: 12)
+                let planned = try model.with { $0.plan = PartitionPlan(units: names, shares: shares) }
+                let got = try decode(planned, steps: 12)
                 #expect(got.ids == reference.ids, "\(units) units, plan \(shares)")
                 #expect(got.logits == reference.logits, "\(units) units, plan \(shares): prompt logits differ")
             }

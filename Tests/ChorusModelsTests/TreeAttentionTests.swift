@@ -21,9 +21,8 @@ import Testing
     }
 
     /// Prefix of `length` committed tokens, then the tree verified in `mode`; logits of every row.
-    func treeLogits(_ m: Transformer, mode: TreeAttentionMode, prefix length: Int) throws -> [[Float]] {
-        m.treeAttentionMode = mode
-        defer { m.treeAttentionMode = .sequential }
+    func treeLogits(_ model: Transformer, mode: TreeAttentionMode, prefix length: Int) throws -> [[Float]] {
+        let m = try model.with { $0.treeAttention = mode }
         let cache = m.makeCache(capacity: length + 32)
         let prefix = (0..<length).map { [504, 3575, 282, 4649, 314, 7042, 30, 198][$0 % 8] }
         _ = try m.forward(.sequence(prefix, start: 0, logits: .none), cache: cache)
@@ -81,16 +80,16 @@ import Testing
                 for mode in [TreeAttentionMode.merged, .sequential, .denseMasked] {
                     // Only the tree pass is timed; the prefix slots hold zeros (timing does not care).
                     let profiler = OperatorProfiler()
-                    m.profiler = profiler
-                    m.treeAttentionMode = mode
+                    let profiled = try m.with {
+                        $0.profiler = profiler
+                        $0.treeAttention = mode
+                    }
                     let cache = m.makeCache(capacity: prefix + 32)
                     cache.count = prefix
                     var depths = [0]
                     for i in 1..<Self.parents.count { depths.append(depths[Self.parents[i]] + 1) }
-                    _ = try m.forward(Batch(tokens: Self.tokens, positions: depths.map { prefix + $0 }, firstSlot: prefix,
-                                            visibility: .tree(parents: Self.parents), logitRows: [0]), cache: cache)
-                    m.profiler = nil
-                    m.treeAttentionMode = .sequential
+                    _ = try profiled.forward(Batch(tokens: Self.tokens, positions: depths.map { prefix + $0 }, firstSlot: prefix,
+                                                   visibility: .tree(parents: Self.parents), logitRows: [0]), cache: cache)
                     let ms = Double(profiler.nanoseconds[.attention] ?? 0) / 1e6
                     best[mode] = min(best[mode] ?? .infinity, ms)
                 }

@@ -49,9 +49,7 @@ import Testing
     /// sequence 2 verifies the two-root tree, sequence 3 prefills a prompt; each against itself alone.
     @Test(arguments: [TreeAttentionMode.sequential, .denseMasked, .merged])
     func treesMixedWithCausalRunsMatchEachAlone(mode: TreeAttentionMode) throws {
-        let m = try model()
-        m.treeAttentionMode = mode
-        defer { m.treeAttentionMode = .sequential }
+        let m = try model().with { $0.treeAttention = mode }
         let batches = [
             Self.treeBatch(Self.bigTree, after: Self.prefixes[0].count),
             Batch.sequence([198, 504, 28], start: Self.prefixes[1].count, logits: .all),

@@ -28,8 +28,9 @@ import Testing
 
     @Test(.enabled(if: !directory.isEmpty)) func logitsEqualLlamaCpp() throws {
         let oracle = try Oracle.load(Self.model)
+        let llamaCpp = ProcessInfo.processInfo.environment["CHORUS_LLAMA_ROUNDING"] != nil
         let model = try LanguageModel.load(try TestModels.path(Self.model), threads: 2, context: 512, maxBatch: 64)
-        model.transformer.llamaCppBatchRounding = ProcessInfo.processInfo.environment["CHORUS_LLAMA_ROUNDING"] != nil
+            .with { $0.rounding = llamaCpp ? .llamaCpp : .batchInvariant }
         let v = model.transformer.config.vocabularySize
         for (ci, greedy) in oracle.greedy.enumerated() {
             let ids = greedy.prompt_ids

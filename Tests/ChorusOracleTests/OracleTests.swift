@@ -37,9 +37,8 @@ import Testing
     @Test(arguments: models)
     func greedyContinuationsMatch(model id: String) throws {
         let oracle = try Oracle.load(id)
-        let model = try Self.load(id)
         // The oracle's prompt rows were computed with llama.cpp's batch-dependent K-quant rounding.
-        model.transformer.llamaCppBatchRounding = true
+        let model = try Self.load(id).with { $0.rounding = .llamaCpp }
         for greedy in oracle.greedy {
             let promptIDs = model.tokenize(greedy.prompt)
             #expect(promptIDs == greedy.prompt_ids, "\(id) prompt ids for \(greedy.prompt.debugDescription)")

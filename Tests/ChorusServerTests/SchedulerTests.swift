@@ -30,15 +30,15 @@ import Testing
                                              sampling: job.sampling).ids
     }
 
-    /// A counter from the scheduler's /metrics text (0 when absent).
-    func counter(_ scheduler: BatchScheduler, _ name: String) -> Int {
-        scheduler.metrics.render().split(separator: "\n").first { $0.hasPrefix(name + " ") }
+    /// A counter from the /metrics text (0 when absent).
+    func counter(_ metrics: ServerMetrics, _ name: String) -> Int {
+        metrics.render().split(separator: "\n").first { $0.hasPrefix(name + " ") }
             .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
     }
 
     @Test func sequencesAreIdenticalAloneAndBatched() async throws {
         let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 128, maxBatch: 16)
-        let scheduler = BatchScheduler(model: model, slots: 4, queueCapacity: 8, stepRows: 16)
+        let scheduler = try BatchScheduler(model: model, slots: 4, queueCapacity: 8, stepRows: 16)
         scheduler.start()
         defer { scheduler.stopAll() }
         // Two pairs share a beginning (prefix sharing copies or reuses their cached keys and values).
@@ -67,7 +67,7 @@ import Testing
 
     @Test func fullQueueIsRefusedAndStopStringsCut() async throws {
         let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 64, maxBatch: 8)
-        let scheduler = BatchScheduler(model: model, slots: 1, queueCapacity: 0, stepRows: 8)
+        let scheduler = try BatchScheduler(model: model, slots: 1, queueCapacity: 0, stepRows: 8)
         let job = SequenceJob(promptIDs: model.tokenize("1, 2, 3, 4,"), maxTokens: 20, sampling: .greedy)
         scheduler.start()
         defer { scheduler.stopAll() }
@@ -89,9 +89,10 @@ import Testing
     /// Runs `prompts` greedily through a scheduler speculating with `speculation`; expects plain
     /// greedy's tokens for each and returns the drafted and accepted totals from /metrics.
     func speculativeRun(_ model: LanguageModel, _ prompts: [String], maxTokens: Int,
-                        _ speculation: BatchScheduler.Speculation) async throws -> (drafted: Int, accepted: Int) {
-        let scheduler = BatchScheduler(model: model, slots: prompts.count, queueCapacity: prompts.count, stepRows: 32,
-                                       speculation: speculation)
+                        _ speculation: Speculation) async throws -> (drafted: Int, accepted: Int) {
+        let metrics = ServerMetrics()
+        let scheduler = try BatchScheduler(model: model, slots: prompts.count, queueCapacity: prompts.count, stepRows: 32,
+                                           speculation: speculation, observer: metrics)
         scheduler.start()
         defer { scheduler.stopAll() }
         let jobs = prompts.map { SequenceJob(promptIDs: model.tokenize($0), maxTokens: maxTokens, sampling: .greedy) }
@@ -100,8 +101,8 @@ import Testing
         for (i, stream) in streams.enumerated() {
             #expect(await collect(stream).ids == plain[i], "job \(i) differs from plain greedy under speculation")
         }
-        return (counter(scheduler, "chorus_speculative_drafted_tokens_total"),
-                counter(scheduler, "chorus_speculative_accepted_tokens_total"))
+        return (counter(metrics, "chorus_speculative_drafted_tokens_total"),
+                counter(metrics, "chorus_speculative_accepted_tokens_total"))
     }
 
     /// Draft-model speculation in the batch: each speculating sequence drafts with its own draft
@@ -112,7 +113,8 @@ import Testing
         let draft = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 256, maxBatch: 32)
         let (drafted, accepted) = try await speculativeRun(
             model, ["The history of the printing press", "def fibonacci(n):", "Once upon a time, in a small village,"],
-            maxTokens: 24, .init(draftLength: 3, maxSequences: 3, draftModel: draft, draftVocabulary: 2000))
+            maxTokens: 24, .draftModel(draft, name: "smollm2-135m", target: model, shape: .chain(3), vocabulary: 2000, maxSequences: 3,
+                                       sampled: false))
         #expect(accepted > 0 && accepted < drafted, "drafted \(drafted), accepted \(accepted)")
     }
 
@@ -122,14 +124,15 @@ import Testing
         let (_, accepted) = try await speculativeRun(
             model, ["1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3,",
                     "let a = x.a; let b = x.b; let c = x.c; let d = x.d; let e"],
-            maxTokens: 40, .init(draftLength: 4, maxSequences: 2))
+            maxTokens: 40, .ngram(shape: .chain(4), maxSequences: 2, sampled: false))
         #expect(accepted > 0, "prompt lookup accepted nothing")
     }
 
     @Test func sequencesWaitForAndCopyASharedPromptBeingRead() async throws {
         let model = try LanguageModel.load(try TestModels.path("smollm2-135m"), threads: 2, context: 128, maxBatch: 8)
         // Rows of 8 per step: the 40-token prompt takes several steps, so the others wait and copy it.
-        let scheduler = BatchScheduler(model: model, slots: 3, queueCapacity: 3, stepRows: 8)
+        let metrics = ServerMetrics()
+        let scheduler = try BatchScheduler(model: model, slots: 3, queueCapacity: 3, stepRows: 8, observer: metrics)
         scheduler.start()
         defer { scheduler.stopAll() }
         let system = "You are a careful assistant. Answer briefly and precisely, in plain English, without lists. "
@@ -145,6 +148,6 @@ import Testing
         for (i, stream) in streams.enumerated() {
             #expect(await collect(stream).ids == plain[i], "job \(i) differs after copying a shared prompt")
         }
-        #expect(counter(scheduler, "chorus_prompt_tokens_reused_total") >= 2 * 16, "the shared prompt was not copied")
+        #expect(counter(metrics, "chorus_prompt_tokens_reused_total") >= 2 * 16, "the shared prompt was not copied")
     }
 }

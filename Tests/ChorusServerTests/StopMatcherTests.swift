@@ -1,3 +1,4 @@
+import Chorus
 @testable import ChorusServer
 import Testing
 

@@ -20,7 +20,7 @@ import Testing
         let expected = try Generator(model: model).generate(promptIDs: prompt, cache: model.makeCache(), maxTokens: 32,
                                                            sampling: .greedy).ids
         let sequoia = try TreeShape(template: TreeTemplate(parents: [-1, 0, 0, 1, 1, 3, 5]))
-        let skewed = PartitionPlan(units: model.transformer.plan.units, shares: [.linear: [0.8, 0.2], .attention: [0.3, 0.7]])
+        let skewed = PartitionPlan(units: model.transformer.context.plan.units, shares: [.linear: [0.8, 0.2], .attention: [0.3, 0.7]])
         let path = try TestModels.path("smollm2-135m")
         let plans = [
             ExecutionPlan(threads: 2, drafter: .model(path), shape: sequoia, partition: skewed),

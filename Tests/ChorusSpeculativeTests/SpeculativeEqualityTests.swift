@@ -123,8 +123,8 @@ func cacheMismatches(_ cache: KVCache, tokens: [Int], model: Transformer) throws
         let draftModel = try load("smollm2-135m")
         // The head computes the listed ids (split anywhere between the threads) and nothing else.
         let kept: [Range<Int>] = [5..<1000, 2000..<2001, 40000..<40003]
-        draftModel.transformer.headVocabulary = kept
-        let restricted = Array(try draftModel.transformer.forward(.sequence(prompt, start: 0), cache: draftModel.makeCache()).row(0))
+        let restrictedModel = try draftModel.transformer.with { $0.headVocabulary = kept }
+        let restricted = Array(try restrictedModel.forward(.sequence(prompt, start: 0), cache: draftModel.makeCache()).row(0))
         var outside = 0
         for i in full.indices {
             if kept.contains(where: { $0.contains(i) }) {
@@ -137,13 +137,13 @@ func cacheMismatches(_ cache: KVCache, tokens: [Int], model: Transformer) throws
         // A drafter of 1000 ids keeps the end-of-generation ids past them too.
         let drafter = try ModelDrafter(draft: draftModel, target: model, vocabulary: 1000)
         let eog = model.tokenizer.endOfGenerationIDs.filter { $0 >= 1000 }.sorted()
-        #expect(draftModel.transformer.headVocabulary == [0..<1000] + eog.map { $0..<$0 + 1 })
+        #expect(drafter.model.context.headVocabulary == [0..<1000] + eog.map { $0..<$0 + 1 })
         let expected = try plain(model, prompt, 24)
         let stats = try expectEqual(model, prompt, expected: expected, drafter: drafter, shape: .chain(3), "1000 ids")
         #expect(stats.draftPromptSeconds > 0)
         #expect(try cacheMismatches(drafter.cache, tokens: drafter.cachedTokens, model: draftModel.transformer) == 0)
         let whole = try ModelDrafter(draft: draftModel, target: model, vocabulary: 0)
-        #expect(draftModel.transformer.headVocabulary == nil)
+        #expect(whole.model.context.headVocabulary == nil)
         _ = try expectEqual(model, prompt, expected: expected, drafter: whole, shape: .chain(3), "every id")
     }
 

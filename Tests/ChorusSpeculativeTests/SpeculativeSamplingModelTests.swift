@@ -36,16 +36,17 @@ import Testing
 
     func run(_ model: LanguageModel, prompt: [Int], drafter: any Drafter, shape: TreeShape, samples: Int)
         throws -> (counts: [[Int]: Int], accepted: Int) {
-        let speculative = try SpeculativeGenerator(target: model.transformer, drafter: drafter, shape: shape)
         let cache = model.makeCache()
-        var random = SeededGenerator(seed: 2024)
         var counts: [[Int]: Int] = [:]
         var accepted = 0
-        for _ in 0..<samples {
-            let result = try speculative.generate(promptIDs: prompt, cache: cache, maxTokens: 2, stopIDs: [],
-                                                  policy: SamplerPolicy(Self.sampling), random: &random)
+        for i in 0..<samples {
+            var sampling = Self.sampling
+            sampling.seed = 2024 + UInt64(i)
+            cache.trim(to: 0)
+            let (result, statistics) = try Generator(model: model).generateSpeculative(
+                promptIDs: prompt, cache: cache, maxTokens: 2, drafter: drafter, shape: shape, sampling: sampling)
             counts[result.ids, default: 0] += 1
-            accepted += result.statistics.accepted
+            accepted += statistics.accepted
         }
         return (counts, accepted)
     }

@@ -413,3 +413,41 @@ def test_execution_plan_speculates_with_its_drafter(server, tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert process.returncode != 0
     assert "neither an execution plan" in process.stderr
+
+
+def test_tree_plan_serves_the_tokens_generate_gives(tmp_path):
+    """`serve --plan` verifies the plan's token tree (not a chain) for every speculating sequence:
+    greedy completions, alone and two in one pass, equal `chorus generate --plan` with the same plan,
+    and each verification drafts more tokens than a chain as deep as the tree could."""
+    plan = tmp_path / "tree.json"
+    # The model drafts for itself (restricted to its first 32768 ids), filling a 2-2-1 tree.
+    plan.write_text(json.dumps({"threads": 2, "drafter": MODEL, "tree": {"branching": [2, 2, 1]}}))
+    prompts = ["def fibonacci(n):", "The history of the printing press"]
+    expected = []
+    for prompt in prompts:
+        run = subprocess.run([BIN, "generate", "--model", MODEL, "--context", "256", "--plan", str(plan), "--temperature", "0",
+                              "-n", "24", "--json", prompt], capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-2000:]
+        expected.append(json.loads(run.stdout))
+        assert expected[-1]["speculative"]["accepted"] > 0
+    s = Server("--parallel", "2", "--context", "256", "--plan", str(plan))
+    try:
+        def complete(prompt):
+            status, _, body = s.request("POST", "/v1/completions", {"prompt": prompt, "max_tokens": 24, "temperature": 0},
+                                        timeout=300)
+            assert status == 200
+            return json.loads(body)
+
+        for prompt, want in zip(prompts, expected):
+            got = complete(prompt)
+            assert got["choices"][0]["text"] == want["text"]
+            assert got["usage"]["completion_tokens"] == len(want["ids"])
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            both = list(pool.map(complete, prompts))
+        assert [b["choices"][0]["text"] for b in both] == [w["text"] for w in expected]
+        drafted = metric(s, "chorus_speculative_drafted_tokens_total")
+        verifications = metric(s, "chorus_speculative_verifications_total")
+        assert metric(s, "chorus_speculative_accepted_tokens_total") > 0
+        assert verifications > 0 and drafted > 3 * verifications, f"{drafted} drafted in {verifications} verifications"
+    finally:
+        assert s.stop() == 0

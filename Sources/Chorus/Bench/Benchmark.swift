@@ -45,27 +45,29 @@ public struct Benchmark {
             _ = try model.forwardPass.forward(.sequence(prompt, start: 0, logits: .last), cache: cache)
             return (ContinuousClock.now - start).seconds
         }
+        // Decoding as generation runs it (the decode loop, greedy): one forward pass of one row per
+        // token from an empty cache, through end-of-generation tokens.
+        let loop = try DecodeLoop(model: model)
+        var job = SequenceJob(promptIDs: [prompt.first ?? 0], maxTokens: generateTokens)
+        job.ignoreEndOfGeneration = true
         func decode() throws -> Double {
             cache.trim(to: 0)
-            var token = prompt.first ?? 0
+            let sequence = try loop.sequence(job, cache: cache)
             let start = ContinuousClock.now
-            for i in 0..<generateTokens {
-                let logits = try model.forwardPass.forward(.sequence([token], start: i), cache: cache)
-                token = Sampler.argmax(logits.row(0))
-            }
+            try loop.run([sequence])
             return (ContinuousClock.now - start).seconds
         }
         // Warm-up: touch every weight page once.
         if promptTokens > 0 { _ = try prefill() }
         if generateTokens > 0 { _ = try decode() }
         var prefillRates: [Double] = [], decodeRates: [Double] = []
-        transformer.profiler?.reset()
+        transformer.context.profiler?.reset()
         for _ in 0..<max(1, repetitions) {
             if promptTokens > 0 { prefillRates.append(Double(promptTokens) / (try prefill())) }
             if generateTokens > 0 { decodeRates.append(Double(generateTokens) / (try decode())) }
         }
         return Result(prefill: Statistic(prefillRates), decode: Statistic(decodeRates),
-                      peakMemoryBytes: Self.peakResidentBytes(), bytesPerToken: transformer.weights.bytesPerToken)
+                      peakMemoryBytes: Self.peakResidentBytes(), bytesPerToken: transformer.bytesPerToken)
     }
 
     /// Peak resident set size of this process.

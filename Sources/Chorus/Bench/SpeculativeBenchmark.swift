@@ -10,15 +10,13 @@ public struct SpeculativeBenchmark {
     /// One speculative setting: a drafter and a tree shape.
     public struct Setting {
         public var name: String
-        public var drafter: any Drafter
-        public var shape: TreeShape
+        public var speculation: Speculation
         /// The target to verify with, when not the benchmark's model (e.g. the same weights on
         /// another thread pool, for drafting concurrently on the remaining cores).
         public var target: LanguageModel?
-        public init(name: String, drafter: any Drafter, shape: TreeShape, target: LanguageModel? = nil) {
+        public init(name: String, speculation: Speculation, target: LanguageModel? = nil) {
             self.name = name
-            self.drafter = drafter
-            self.shape = shape
+            self.speculation = speculation
             self.target = target
         }
     }
@@ -81,11 +79,11 @@ public struct SpeculativeBenchmark {
                             plain.tokensPerSecond))
             for (s, setting) in settings.enumerated() {
                 let target = setting.target ?? model
-                let (result, stats) = try Generator(model: target).generateSpeculative(
-                                                                        promptIDs: ids, cache: setting.target?.makeCache() ?? cache,
-                                                                        maxTokens: maxTokens,
-                                                                        drafter: setting.drafter, shape: setting.shape,
-                                                                        sampling: sampling)
+                cache.trim(to: 0)
+                let result = try Generator(model: target).generate(promptIDs: ids, cache: setting.target?.makeCache() ?? cache,
+                                                                   maxTokens: maxTokens, sampling: sampling,
+                                                                   speculation: setting.speculation)
+                let stats = result.statistics
                 var row = rows[s + 1]
                 row.generated += result.ids.count
                 row.seconds += result.generationSeconds

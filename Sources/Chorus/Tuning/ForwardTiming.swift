@@ -6,16 +6,9 @@ import Foundation
 extension LanguageModel {
     /// The weight matrices one forward pass reads (the output head marked), for the cost model.
     public var matrixReads: [MatrixRead] {
-        let w = transformer.weights
-        var reads: [MatrixRead] = []
-        for layer in w.layers {
-            for m in [layer.query, layer.key, layer.value, layer.output, layer.gate, layer.up, layer.down] {
-                reads.append(MatrixRead(type: m.type.name, rows: m.rows, columns: m.columns, bytes: m.byteCount))
-            }
+        transformer.matrices.map { m, isOutputHead in
+            MatrixRead(type: m.type.name, rows: m.rows, columns: m.columns, bytes: m.byteCount, isOutputHead: isOutputHead)
         }
-        reads.append(MatrixRead(type: w.output.type.name, rows: w.output.rows, columns: w.output.columns,
-                                bytes: w.output.byteCount, isOutputHead: true))
-        return reads
     }
 
     /// Time forward passes of `widths` rows (a token-tree verification: a chain of that many rows,

@@ -81,12 +81,13 @@ public struct Tuner {
         var drafts: [String: LanguageModel] = [:]
         for case .model(let id) in options.drafters {
             // The draft model shares the target's pool: regions never overlap, and no second set of workers spins.
-            let draft = try LanguageModel(path: try store.resolve(id), pool: pool, context: target.contextLength, maxBatch: 64)
-            guard draft.tokenizer.vocabularySize == target.tokenizer.vocabularySize else {
-                throw SpeculativeError.vocabularyMismatch(draft: draft.tokenizer.vocabularySize, target: target.tokenizer.vocabularySize)
+            let loaded = try LanguageModel(path: try store.resolve(id), pool: pool, context: target.contextLength, maxBatch: 64)
+            guard loaded.tokenizer.vocabularySize == target.tokenizer.vocabularySize else {
+                throw SpeculativeError.vocabularyMismatch(draft: loaded.tokenizer.vocabularySize, target: target.tokenizer.vocabularySize)
             }
             // Timed and calibrated as it drafts: from its default vocabulary (`ModelDrafter`).
-            draft.transformer.headVocabulary = ModelDrafter.headVocabulary(of: draft, vocabulary: ModelDrafter.defaultVocabulary)
+            let ids = ModelDrafter.headVocabulary(of: loaded, vocabulary: ModelDrafter.defaultVocabulary)
+            let draft = try loaded.with { $0.headVocabulary = ids }
             drafts[id] = draft
         }
         let machineKey = [TuneCache.machine, "threads=\(threads)", TuneCache.build]
@@ -98,7 +99,7 @@ public struct Tuner {
         }
         func forwardCost(_ model: LanguageModel, name: String) throws -> ForwardCost {
             let key = machineKey + [TuneCache.fileIdentity(model.path), "widths=\(options.maxWidth)",
-                                    "head=\(model.transformer.headVocabulary.map { "\($0)" } ?? "all")"]
+                                    "head=\(model.transformer.context.headVocabulary.map { "\($0)" } ?? "all")"]
             var cost: ForwardCost = try cache.value(kind: "forward", key: key, fresh: options.fresh,
                                                     hit: { progress("\(threads) unit(s): \(name) forward costs cached") }) {
                 progress("\(threads) unit(s): \(name): timing forward passes of 1...\(options.maxWidth) rows")
@@ -192,7 +193,6 @@ public struct Tuner {
                 seconds += result.generationSeconds
             }
             candidates[i].measuredTokensPerSecond = seconds > 0 ? Double(tokens) / seconds : 0
-            setting.target.transformer.plan = .uniform(units: setting.threads)
             if let t = c.threads, c.drafter == .none { plains[t]?.measuredTokensPerSecond = candidates[i].measuredTokensPerSecond }
             progress(String(format: "measured %d unit(s) %@ %@: %.1f tokens/s (predicted %.1f)", c.threads ?? 0, c.drafter.description,
                             c.treeDescription, candidates[i].measuredTokensPerSecond ?? 0, c.predictedTokensPerSecond))

@@ -45,7 +45,7 @@ public struct Perplexity {
                       logitRows: Array(first..<(context - 1))), cache: cache)
             for (row, i) in (first..<(context - 1)).enumerated() {
                 let target = tokens[begin + i + 1]
-                let v = -Self.logSoftmax(logits.row(row), at: target)
+                let v = -LogSoftmax(logits.row(row))(target)
                 nll += v
                 nll2 += v * v
                 count += 1
@@ -58,14 +58,5 @@ public struct Perplexity {
         let uncertainty = count > 1 ? exp(mean) * (variance / Double(count - 1)).squareRoot() : 0
         return Result(ppl: exp(mean), tokens: count, chunks: chunks, uncertainty: uncertainty,
                       seconds: (ContinuousClock.now - start).seconds)
-    }
-
-    /// log p(token) under softmax(logits), in double precision as llama.cpp does.
-    static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at token: Int) -> Double {
-        var m = -Float.infinity
-        for v in logits { m = max(m, v) }
-        var sum = 0.0
-        for v in logits { sum += exp(Double(v - m)) }
-        return Double(logits[token] - m) - log(sum)
     }
 }

@@ -1,6 +1,4 @@
-import Chorus
-
-/// One sequence the scheduler generates: a request's prompt with its budget and sampling. A request
+/// One sequence to generate: a prompt with its budget, sampling and stop strings. A server request
 /// with `n` choices submits n jobs.
 public struct SequenceJob: Sendable {
     public var promptIDs: [Int]
@@ -12,7 +10,8 @@ public struct SequenceJob: Sendable {
     /// Keep generating through end-of-generation tokens (llama-server's `ignore_eos`, for benchmarks).
     public var ignoreEndOfGeneration = false
 
-    public init(promptIDs: [Int], maxTokens: Int, sampling: SamplingParameters, stops: [String] = [], topLogprobs: Int? = nil) {
+    public init(promptIDs: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy, stops: [String] = [],
+                topLogprobs: Int? = nil) {
         self.promptIDs = promptIDs
         self.maxTokens = maxTokens
         self.sampling = sampling
@@ -21,16 +20,17 @@ public struct SequenceJob: Sendable {
     }
 }
 
-/// A token's log-probability under the model (before temperature), with the most likely alternatives.
-public struct TokenLogprob: Sendable {
-    public var id: Int
-    public var logprob: Float
-    public var top: [(id: Int, logprob: Float)]
-}
-
 /// Why a sequence ended, in OpenAI's terms (`cancelled` when the client left or the server stopped).
 public enum FinishReason: String, Sendable {
     case stop, length, cancelled
+
+    public init(_ reason: StopReason) {
+        switch reason {
+        case .endOfGeneration, .stopString: self = .stop
+        case .maxTokens, .contextFull: self = .length
+        case .stoppedByCaller: self = .cancelled
+        }
+    }
 }
 
 /// What a running sequence reports, in order: tokens as they are sampled, then one `finished`.

@@ -7,7 +7,7 @@ import Foundation
 /// A model ready for text: the mapped GGUF file, its transformer, tokenizer and chat template.
 ///
 /// This is the library's entry point: `try LanguageModel.load("smollm2-135m")` fetches the model on
-/// first use, then `Generator` and `Perplexity` run it.
+/// first use, then `Generator`, `DecodeLoop`, `BatchScheduler` and `Perplexity` run it.
 public final class LanguageModel: @unchecked Sendable {
     public let path: String
     public let file: GGUFFile
@@ -23,19 +23,13 @@ public final class LanguageModel: @unchecked Sendable {
     /// benchmarks call this.
     public var forwardPass: any ForwardPass
 
-    /// Load a catalog id or a .gguf path.
+    /// Load a .gguf file (`LanguageModel.load` in `Chorus` also takes catalog ids, fetching them).
     ///
     /// - Parameters:
-    ///   - threads: threads for the operators (the caller's thread included).
+    ///   - pool: threads for the operators (the caller's thread included).
     ///   - context: KV-cache size; nil means the smaller of the trained context and 4096.
-    ///   - maxBatch: rows per forward pass (prefill chunk, widest token tree).
+    ///   - maxBatch: rows per forward pass (prefill chunk, widest token tree, rows of a batched step).
     ///   - part: the blocks and tensor slice this process runs (the whole model by default).
-    public static func load(_ reference: String, threads: Int = LanguageModel.defaultThreads, context: Int? = nil,
-                            maxBatch: Int = 64, part: ModelPart = .whole, store: ModelStore = ModelStore()) throws -> LanguageModel {
-        let path = try store.resolve(reference)
-        return try LanguageModel(path: path, pool: ThreadPool(threads: threads), context: context, maxBatch: maxBatch, part: part)
-    }
-
     public init(path: String, pool: ThreadPool, context: Int? = nil, maxBatch: Int = 64, part: ModelPart = .whole) throws {
         self.path = path
         file = try GGUFFile(path: path)
@@ -52,11 +46,38 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
+    /// `source` running under another execution context: the same file, tokenizer and blocks.
+    private init(_ source: LanguageModel, transformer: Transformer) {
+        path = source.path
+        file = source.file
+        tokenizer = source.tokenizer
+        chatTemplate = source.chatTemplate
+        contextLength = source.contextLength
+        self.transformer = transformer
+        if let local = source.forwardPass as? any LocalForwardPass, local.transformer === source.transformer {
+            forwardPass = local.over(transformer)
+        } else {
+            forwardPass = source.forwardPass
+        }
+    }
+
+    /// This model running under its execution context changed by `change` (partition plan,
+    /// rounding, profiler, output-head rows...; `Transformer.with`): a view sharing the file,
+    /// tokenizer, weights and workspace, so the model others hold is untouched. A model split
+    /// across processes gets its driver over the view (`LocalForwardPass`), so the settings reach
+    /// this process's part.
+    public func with(_ change: (inout ExecutionContext) -> Void) throws -> LanguageModel {
+        LanguageModel(self, transformer: try transformer.with(change))
+    }
+
     /// Threads used when none are given: every core.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// A KV cache of `contextLength` slots.
     public func makeCache() -> KVCache { transformer.makeCache(capacity: contextLength) }
+
+    /// Rows one forward pass takes.
+    public var maxBatch: Int { transformer.maxBatch }
 
     /// Token ids of `text` (special tokens parsed, BOS as the model's metadata says).
     public func tokenize(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int] {

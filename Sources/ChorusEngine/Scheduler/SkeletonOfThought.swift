@@ -1,4 +1,4 @@
-import Chorus
+import ChorusModels
 import ChorusTokenizers
 import Foundation
 
@@ -26,6 +26,25 @@ public struct SkeletonOfThought: Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case cancelled
         public var description: String { "skeleton-of-thought generation was cancelled" }
+    }
+
+    /// The answer to `question` on a scheduler of its own (`slots` points expanded at once),
+    /// waiting for it on the calling thread (for synchronous callers such as the command line).
+    public static func answer(_ question: String, model: LanguageModel, sampling: SamplingParameters, maxPointTokens: Int? = nil,
+                              slots: Int = 8) throws -> Answer {
+        let scheduler = try BatchScheduler(model: model, slots: slots, queueCapacity: slots, stepRows: model.maxBatch)
+        scheduler.start()
+        defer { scheduler.stopAll() }
+        var sot = SkeletonOfThought(scheduler: scheduler)
+        if let maxPointTokens { sot.maxPointTokens = max(1, min(sot.maxPointTokens, maxPointTokens)) }
+        let box = AnswerBox()
+        let done = DispatchSemaphore(value: 0)
+        Task { [sot] in
+            do { box.result = .success(try await sot.answer(question, sampling: sampling)) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
     }
 
     /// The answer to `question` (a user turn of a chat model).
@@ -165,4 +184,9 @@ public struct SkeletonOfThought: Sendable {
         }
         return points
     }
+}
+
+/// Carries an asynchronous answer back to a synchronous caller.
+private final class AnswerBox: @unchecked Sendable {
+    var result: Result<SkeletonOfThought.Answer, any Error>?
 }

@@ -5,7 +5,8 @@ import Foundation
 /// temperature, then a draw from the remaining distribution (or the arg-max when greedy).
 public struct Sampler: Sendable {
     public let parameters: SamplingParameters
-    private var random: SeededGenerator
+    /// The sequence's one stream of random draws (plain sampling and speculative verification alike).
+    var random: SeededGenerator
 
     public init(_ parameters: SamplingParameters) {
         self.parameters = parameters

@@ -1,0 +1,25 @@
+import ChorusKernels
+
+/// The token embedding: row `token` of the embedding matrix, times a scale (Gemma: sqrt(d_model)),
+/// starts each row's residual stream.
+final class Embedding: Sendable {
+    let table: WeightMatrix
+    let scale: Float
+
+    init(_ weights: WeightLoader, scale: Float = 1) throws {
+        table = try weights.matrix("token_embd.weight", rows: weights.whole.vocabularySize, columns: weights.whole.embeddingLength,
+                                   products: false)
+        self.scale = scale
+    }
+
+    /// x[t] = embedding(token of row t) * scale for every row of the pass.
+    func forward(_ pass: Pass) {
+        let x = pass.workspace.x, d = pass.workspace.width
+        for t in 0..<pass.rows {
+            let (segment, row) = pass.origins[t]
+            let xt = x + t * d
+            table.dequantizeRow(pass.segments[segment].batch.tokens[row], into: xt)
+            if scale != 1 { for i in 0..<d { xt[i] *= scale } }
+        }
+    }
+}

@@ -3,8 +3,8 @@ import Foundation
 import PackageDescription
 
 /// Chorus: one module per concern. Dependencies point downwards only:
-/// GGUF -> Kernels -> Runtime -> Models -> Speculative -> Engine (the decode loop) -> Chorus (library API)
-/// -> Server, Distributed -> chorus (CLI).
+/// (CQuantBlocks, the block layouts) -> GGUF -> Kernels -> Runtime -> Models -> Speculative -> Engine (the decode loop)
+/// -> Chorus (library API) -> Server, Distributed -> chorus (CLI).
 /// Kernels are compiled for the host's vector unit: on x86-64 AVX2/FMA/F16C (`haswell`) unless
 /// CHORUS_TARGET_CPU names another LLVM CPU ("generic" for a portable x86-64 build). ARM has NEON always.
 let targetCPU = Context.environment["CHORUS_TARGET_CPU"] ?? "haswell"
@@ -46,10 +46,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
+        // The byte layout of every quantised block (include/quant_blocks.h), the one declaration read by
+        // the GGUF type table, the C kernels and their Swift twins.
+        .target(name: "CQuantBlocks"),
         // Instruction-level kernels Swift SIMD cannot express (int8 multiply-add); each has a Swift twin.
-        .target(name: "CChorusKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])], linkerSettings: [.linkedLibrary("m")]),
-        .target(name: "ChorusGGUF"),
-        .target(name: "ChorusKernels", dependencies: ["ChorusGGUF", "CChorusKernels"], swiftSettings: optimise),
+        .target(name: "CChorusKernels", dependencies: ["CQuantBlocks"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])], linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "ChorusGGUF", dependencies: ["CQuantBlocks"]),
+        .target(name: "ChorusKernels", dependencies: ["ChorusGGUF", "CQuantBlocks", "CChorusKernels"], swiftSettings: optimise),
         .target(name: "ChorusRuntime", dependencies: ["ChorusKernels"], swiftSettings: optimise),
         .target(name: "ChorusTokenizers", dependencies: ["ChorusGGUF"]),
         .target(name: "ChorusModels", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
@@ -100,7 +103,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]),
         .target(name: "ChorusTestSupport", dependencies: ["Chorus"], path: "Tests/ChorusTestSupport"),
         .testTarget(name: "ChorusGGUFTests", dependencies: ["ChorusGGUF", "ChorusTestSupport"]),
-        .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChorusKernelsTests", dependencies: ["ChorusKernels", "ChorusGGUF", "CQuantBlocks", "CChorusKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "ChorusRuntimeTests", dependencies: ["ChorusRuntime", "ChorusGGUF"]),
         .testTarget(name: "ChorusOracleTests", dependencies: ["Chorus", "ChorusTestSupport"]),
         .testTarget(name: "ChorusModelsTests", dependencies: ["ChorusModels", "ChorusRuntime", "ChorusGGUF", "ChorusTestSupport"]),

@@ -21,6 +21,12 @@ echo "== fetching llama.cpp's tokenizer suite" >&2
 python3 scripts/llama-vocab/fetch.py >/dev/null
 echo "== running tests" >&2
 swift test "${FLAGS[@]}" --skip-build "$@"
+# The kernel tests once more per int8 path the CPU claims, each path forced (the run above takes the best).
+# Skipped when arguments select particular Swift tests.
+if [ $# -eq 0 ]; then
+    echo "== kernel paths, one forced run each" >&2
+    ./scripts/kernel-paths.sh
+fi
 # End-to-end server tests: the real `chorus serve` on loopback, driven by the official openai client.
 # Skipped when arguments select particular Swift tests.
 if [ $# -eq 0 ]; then

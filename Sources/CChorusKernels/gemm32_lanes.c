@@ -12,12 +12,6 @@
 
 #if defined(__x86_64__)
 
-typedef struct { uint16_t d; uint8_t qs[16]; } L32BlockQ4_0;
-typedef struct { uint16_t d, m; uint8_t qs[16]; } L32BlockQ4_1;
-typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } L32BlockQ5_0;
-typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } L32BlockQ5_1;
-typedef struct { uint16_t d; int8_t qs[32]; } L32BlockQ8_0;
-
 /// One block of 16 interleaved activation rows.
 typedef struct {
     int32_t xq[8][16];   // word i (bytes 4i..4i+3) of each row, bytes + 128
@@ -63,20 +57,20 @@ static inline TARGET_AVX2 void lanes32_store(__m256i q, float d, float m, Lanes3
     o->m = m;
 }
 
-static inline TARGET_AVX2 void lanes32_unpack_q4_0(const L32BlockQ4_0 *blk, Lanes32Weights *o) {
+static inline TARGET_AVX2 void lanes32_unpack_q4_0(const ChorusBlockQ4_0 *blk, Lanes32Weights *o) {
     lanes32_store(_mm256_sub_epi8(unpack_nibbles(blk->qs), _mm256_set1_epi8(8)), f16_to_f32(blk->d), 0, o);
 }
-static inline TARGET_AVX2 void lanes32_unpack_q4_1(const L32BlockQ4_1 *blk, Lanes32Weights *o) {
+static inline TARGET_AVX2 void lanes32_unpack_q4_1(const ChorusBlockQ4_1 *blk, Lanes32Weights *o) {
     lanes32_store(unpack_nibbles(blk->qs), f16_to_f32(blk->d), f16_to_f32(blk->m), o);
 }
-static inline TARGET_AVX2 void lanes32_unpack_q5_0(const L32BlockQ5_0 *blk, Lanes32Weights *o) {
+static inline TARGET_AVX2 void lanes32_unpack_q5_0(const ChorusBlockQ5_0 *blk, Lanes32Weights *o) {
     const __m256i q = _mm256_or_si256(unpack_nibbles(blk->qs), fifth_bits(blk->qh));
     lanes32_store(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), f16_to_f32(blk->d), 0, o);
 }
-static inline TARGET_AVX2 void lanes32_unpack_q5_1(const L32BlockQ5_1 *blk, Lanes32Weights *o) {
+static inline TARGET_AVX2 void lanes32_unpack_q5_1(const ChorusBlockQ5_1 *blk, Lanes32Weights *o) {
     lanes32_store(_mm256_or_si256(unpack_nibbles(blk->qs), fifth_bits(blk->qh)), f16_to_f32(blk->d), f16_to_f32(blk->m), o);
 }
-static inline TARGET_AVX2 void lanes32_unpack_q8_0(const L32BlockQ8_0 *blk, Lanes32Weights *o) {
+static inline TARGET_AVX2 void lanes32_unpack_q8_0(const ChorusBlockQ8_0 *blk, Lanes32Weights *o) {
     lanes32_store(_mm256_loadu_si256((const __m256i *)blk->qs), f16_to_f32(blk->d), 0, o);
 }
 
@@ -126,11 +120,11 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void lanes32_tile(
 #define DEFINE_LANES32(NAME, BLOCK, UNPACK, MIN)                                                       \
     DEFINE_LANES_DRIVER(NAME, TARGET_AVX512, ChorusQ8Block, 16, Lanes32Block, lanes32_interleave, Lanes32Weights, \
                         BLOCK, UNPACK, 2, lanes32_tile, MIN)
-DEFINE_LANES32(lanes32_q4_0, L32BlockQ4_0, lanes32_unpack_q4_0, 0)
-DEFINE_LANES32(lanes32_q4_1, L32BlockQ4_1, lanes32_unpack_q4_1, 1)
-DEFINE_LANES32(lanes32_q5_0, L32BlockQ5_0, lanes32_unpack_q5_0, 0)
-DEFINE_LANES32(lanes32_q5_1, L32BlockQ5_1, lanes32_unpack_q5_1, 1)
-DEFINE_LANES32(lanes32_q8_0, L32BlockQ8_0, lanes32_unpack_q8_0, 0)
+DEFINE_LANES32(lanes32_q4_0, ChorusBlockQ4_0, lanes32_unpack_q4_0, 0)
+DEFINE_LANES32(lanes32_q4_1, ChorusBlockQ4_1, lanes32_unpack_q4_1, 1)
+DEFINE_LANES32(lanes32_q5_0, ChorusBlockQ5_0, lanes32_unpack_q5_0, 0)
+DEFINE_LANES32(lanes32_q5_1, ChorusBlockQ5_1, lanes32_unpack_q5_1, 1)
+DEFINE_LANES32(lanes32_q8_0, ChorusBlockQ8_0, lanes32_unpack_q8_0, 0)
 
 int chorus_gemm32_lanes(int type, const void *w, size_t wstride, int nw, const ChorusQ8Block *x, size_t xstride,
                         int nx, int nblocks, float *y, size_t ystride) {

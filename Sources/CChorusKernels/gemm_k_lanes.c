@@ -17,9 +17,6 @@
 
 #if defined(__x86_64__)
 
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } LanesBlockQ4_K;
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } LanesBlockQ6_K;
-
 /// One super-block of 16 interleaved activation rows.
 typedef struct {
     int32_t xq[64][16];   // word k (bytes 4k..4k+3) of each row, bytes + 128
@@ -102,7 +99,7 @@ static inline TARGET_AVX2 int32_t lanes_sum_s8(__m256i v) {
     return (int32_t)hsum_epi32(sad) - 128 * 32;
 }
 
-static inline TARGET_AVX2 void lanes_unpack_q4_K(const LanesBlockQ4_K *blk, LanesWeights *o) {
+static inline TARGET_AVX2 void lanes_unpack_q4_K(const ChorusBlockQ4_K *blk, LanesWeights *o) {
     const __m128i sm = scales_mins_k4(blk->scales);
     uint8_t smb[16];
     _mm_storeu_si128((__m128i *)smb, sm);
@@ -120,7 +117,7 @@ static inline TARGET_AVX2 void lanes_unpack_q4_K(const LanesBlockQ4_K *blk, Lane
     o->dmin = f16_to_f32(blk->dmin);
 }
 
-static inline TARGET_AVX2 void lanes_unpack_q6_K(const LanesBlockQ6_K *blk, LanesWeights *o) {
+static inline TARGET_AVX2 void lanes_unpack_q6_K(const ChorusBlockQ6_K *blk, LanesWeights *o) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
     int32_t corr = 0;
     for (int h = 0; h < 2; h++) {
@@ -208,13 +205,13 @@ DEFINE_LANES_TILE(lanes8_tile, TARGET_VNNI, LanesBlock8, 8, _mm256, __m256i, __m
 
 // Tiles of 4 weight rows: 4 integer and 8 float accumulators per group of rows.
 DEFINE_LANES_DRIVER(lanes_q4_K, TARGET_AVX512, ChorusQ8KBlock, 16, LanesBlock, lanes_interleave, LanesWeights,
-                    LanesBlockQ4_K, lanes_unpack_q4_K, 4, lanes_tile, 32, 1)
+                    ChorusBlockQ4_K, lanes_unpack_q4_K, 4, lanes_tile, 32, 1)
 DEFINE_LANES_DRIVER(lanes_q6_K, TARGET_AVX512, ChorusQ8KBlock, 16, LanesBlock, lanes_interleave, LanesWeights,
-                    LanesBlockQ6_K, lanes_unpack_q6_K, 4, lanes_tile, 16, 0)
+                    ChorusBlockQ6_K, lanes_unpack_q6_K, 4, lanes_tile, 16, 0)
 DEFINE_LANES_DRIVER(lanes8_q4_K, TARGET_VNNI, ChorusQ8KBlock, 8, LanesBlock8, lanes8_interleave, LanesWeights,
-                    LanesBlockQ4_K, lanes_unpack_q4_K, 4, lanes8_tile, 32, 1)
+                    ChorusBlockQ4_K, lanes_unpack_q4_K, 4, lanes8_tile, 32, 1)
 DEFINE_LANES_DRIVER(lanes8_q6_K, TARGET_VNNI, ChorusQ8KBlock, 8, LanesBlock8, lanes8_interleave, LanesWeights,
-                    LanesBlockQ6_K, lanes_unpack_q6_K, 4, lanes8_tile, 16, 0)
+                    ChorusBlockQ6_K, lanes_unpack_q6_K, 4, lanes8_tile, 16, 0)
 
 // 16 lanes from 12 rows on AVX-512; 8 lanes below that, and at every width on AVX-VNNI alone.
 #define LANES16_MIN_ROWS 12

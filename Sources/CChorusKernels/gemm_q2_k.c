@@ -7,8 +7,6 @@
 
 #if defined(__x86_64__)
 
-typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } BlockQ2_K;  // 84 bytes
-
 #define Q2K_SETUP                                                                                      \
     const float dw = f16_to_f32(blk->d), dminw = f16_to_f32(blk->dmin);                                \
     const __m128i packed = _mm_loadu_si128((const __m128i *)blk->scales);                              \
@@ -34,10 +32,10 @@ typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } BlockQ2
 #define Q2K_RESULT hsum8(acc[jj])
 
 #define MADD_ACC madd_acc_avx2
-DEFINE_KGEMM(gemm_q2_K_avx2, TARGET_AVX2, BlockQ2_K, Q2K_SETUP, Q2K_CHUNKS, Q2K_FINISH, Q2K_RESULT)
+DEFINE_KGEMM(gemm_q2_K_avx2, TARGET_AVX2, ChorusBlockQ2_K, Q2K_SETUP, Q2K_CHUNKS, Q2K_FINISH, Q2K_RESULT)
 #undef MADD_ACC
 #define MADD_ACC madd_acc_vnni
-DEFINE_KGEMM(gemm_q2_K_vnni, TARGET_VNNI, BlockQ2_K, Q2K_SETUP, Q2K_CHUNKS, Q2K_FINISH, Q2K_RESULT)
+DEFINE_KGEMM(gemm_q2_K_vnni, TARGET_VNNI, ChorusBlockQ2_K, Q2K_SETUP, Q2K_CHUNKS, Q2K_FINISH, Q2K_RESULT)
 #undef MADD_ACC
 
 DISPATCH(q2_K, ChorusQ8KBlock)

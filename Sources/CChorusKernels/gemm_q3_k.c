@@ -6,9 +6,7 @@
 
 #if defined(__x86_64__)
 
-typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } BlockQ3_K;  // 110 bytes
-
-// The 16 scales as signed bytes: 6 bits each with a +32 bias (layout in ChorusGGUF/QuantBlocks.swift),
+// The 16 scales as signed bytes: 6 bits each with a +32 bias (ChorusBlockQ3_K in quant_blocks.h),
 // four at a time: low nibbles from bytes 0..7, top 2 bits from bytes 8..11.
 static inline TARGET_AVX2 __m128i scales_q3k(const uint8_t *q) {
     uint32_t a[3];
@@ -49,10 +47,10 @@ static inline TARGET_AVX2 __m128i scales_q3k(const uint8_t *q) {
 #define Q3K_RESULT hsum8(acc[jj])
 
 #define MADD_ACC madd_acc_avx2
-DEFINE_KGEMM(gemm_q3_K_avx2, TARGET_AVX2, BlockQ3_K, Q3K_SETUP, Q3K_CHUNKS, Q3K_FINISH, Q3K_RESULT)
+DEFINE_KGEMM(gemm_q3_K_avx2, TARGET_AVX2, ChorusBlockQ3_K, Q3K_SETUP, Q3K_CHUNKS, Q3K_FINISH, Q3K_RESULT)
 #undef MADD_ACC
 #define MADD_ACC madd_acc_vnni
-DEFINE_KGEMM(gemm_q3_K_vnni, TARGET_VNNI, BlockQ3_K, Q3K_SETUP, Q3K_CHUNKS, Q3K_FINISH, Q3K_RESULT)
+DEFINE_KGEMM(gemm_q3_K_vnni, TARGET_VNNI, ChorusBlockQ3_K, Q3K_SETUP, Q3K_CHUNKS, Q3K_FINISH, Q3K_RESULT)
 #undef MADD_ACC
 
 DISPATCH(q3_K, ChorusQ8KBlock)

@@ -9,8 +9,6 @@
 
 #if defined(__x86_64__)
 
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } BlockQ4_K;  // 144 bytes
-
 #define Q4K_SETUP                                                                                      \
     const float dw = f16_to_f32(blk->d), dminw = f16_to_f32(blk->dmin);                                \
     const __m256i scales_mins = _mm256_cvtepu8_epi16(scales_mins_k4(blk->scales));                     \
@@ -33,10 +31,10 @@ typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } BlockQ
 #define Q4K_RESULT hsum8(acc[jj]) + hsum4(accm[jj])
 
 #define MADD_ACC madd_acc_avx2
-DEFINE_KGEMM(gemm_q4_K_avx2, TARGET_AVX2, BlockQ4_K, Q4K_SETUP, Q4K_CHUNKS, Q4K_FINISH, Q4K_RESULT)
+DEFINE_KGEMM(gemm_q4_K_avx2, TARGET_AVX2, ChorusBlockQ4_K, Q4K_SETUP, Q4K_CHUNKS, Q4K_FINISH, Q4K_RESULT)
 #undef MADD_ACC
 #define MADD_ACC madd_acc_vnni
-DEFINE_KGEMM(gemm_q4_K_vnni, TARGET_VNNI, BlockQ4_K, Q4K_SETUP, Q4K_CHUNKS, Q4K_FINISH, Q4K_RESULT)
+DEFINE_KGEMM(gemm_q4_K_vnni, TARGET_VNNI, ChorusBlockQ4_K, Q4K_SETUP, Q4K_CHUNKS, Q4K_FINISH, Q4K_RESULT)
 #undef MADD_ACC
 
 DISPATCH(q4_K, ChorusQ8KBlock)
@@ -67,11 +65,11 @@ static const int q4kx8_side_slot[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 
 #define DEFINE_Q4KX8_GEMV(NAME, TARGET)                                                                \
     static inline __attribute__((always_inline)) TARGET void NAME##_tile(                             \
-        const BlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, const Q4KGemvSide *side, \
+        const ChorusBlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, const Q4KGemvSide *side, \
         float *y, size_t ystride, const int JN) {                                                      \
         __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();                                  \
         for (int b = 0; b < nblocks; b++) {                                                            \
-            const BlockQ4_K *blk = wb + b;                                                             \
+            const ChorusBlockQ4_K *blk = wb + b;                                                             \
             const ChorusQ8KBlock *xr[8];                                                               \
             __m256i s[8];                                                                              \
             for (int jj = 0; jj < 8; jj++) {                                                           \
@@ -117,7 +115,7 @@ static const int q4kx8_side_slot[8] = {0, 2, 4, 6, 1, 3, 5, 7};
         float *yj = y + (size_t)j0 * ystride;                                                          \
         q4kx8_gather_side(xj, xstride, jn, nblocks, side);                                             \
         for (int r = 0; r < nw; r++) {                                                                 \
-            const BlockQ4_K *wb = (const BlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);       \
+            const ChorusBlockQ4_K *wb = (const ChorusBlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);       \
             switch (jn) {                                                                              \
             case 1: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 1); break;                   \
             case 2: TILE(wb, xj, xstride, nblocks, side, yj + r, ystride, 2); break;                   \
@@ -167,12 +165,12 @@ static inline TARGET_AVX2 void q4kx8_gather_side(const ChorusQ8KBlock *xj, size_
 // half, high nibbles in its upper half), met by the row's 64 contiguous activations; the exact
 // integer lanes are folded to 256 bits before the same hadd tree.
 static inline __attribute__((always_inline)) TARGET_AVX512 void q4kx8_gemv_avx512_tile(
-    const BlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, const Q4KGemvSide *side,
+    const ChorusBlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, const Q4KGemvSide *side,
     float *y, size_t ystride, const int JN) {
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int b = 0; b < nblocks; b++) {
-        const BlockQ4_K *blk = wb + b;
+        const ChorusBlockQ4_K *blk = wb + b;
         const ChorusQ8KBlock *xr[8];
         __m512i s5[8];
         for (int jj = 0; jj < 8; jj++) {
@@ -219,11 +217,11 @@ DEFINE_Q4KX8_GEMV(q4kx8_gemv_vnni, TARGET_VNNI)
 
 #define DEFINE_Q4KX8(NAME, TARGET)                                                                     \
     static inline __attribute__((always_inline)) TARGET void NAME##_row(                              \
-        const BlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, \
+        const ChorusBlockQ4_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, \
         const int JN, const int PER64) {                                                               \
         float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};                                           \
         for (int b = 0; b < nblocks; b++) {                                                            \
-            const BlockQ4_K *blk = wb + b;                                                             \
+            const ChorusBlockQ4_K *blk = wb + b;                                                             \
             const ChorusQ8KBlock *xr[4];                                                               \
             __m256i sumi[4], sumi_hi[4];                                                               \
             int32_t mp[4][4];                                                                          \
@@ -280,7 +278,7 @@ DEFINE_Q4KX8_GEMV(q4kx8_gemv_vnni, TARGET_VNNI)
             float *yj = y + (size_t)j0 * ystride;                                                      \
             int jn = nx - j0 < 4 ? nx - j0 : 4;                                                        \
             for (int r = 0; r < nw; r++) {                                                             \
-                const BlockQ4_K *wb = (const BlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);   \
+                const ChorusBlockQ4_K *wb = (const ChorusBlockQ4_K *)((const uint8_t *)w + (size_t)r * wstride);   \
                 switch (jn) {                                                                          \
                 case 1: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 1, PER64); break;        \
                 case 2: NAME##_row(wb, xj, xstride, nblocks, yj + r, ystride, 2, PER64); break;        \

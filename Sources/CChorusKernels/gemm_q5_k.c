@@ -7,8 +7,6 @@
 
 #if defined(__x86_64__)
 
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } BlockQ5_K;  // 176 bytes
-
 #define Q5K_SETUP                                                                                      \
     const float dw = f16_to_f32(blk->d), dminw = f16_to_f32(blk->dmin);                                \
     const __m256i scales_mins = _mm256_cvtepu8_epi16(scales_mins_k4(blk->scales));                     \
@@ -38,10 +36,10 @@ typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t q
 #define Q5K_RESULT hsum8(acc[jj]) + extra[jj]
 
 #define MADD_ACC madd_acc_avx2
-DEFINE_KGEMM(gemm_q5_K_avx2, TARGET_AVX2, BlockQ5_K, Q5K_SETUP, Q5K_CHUNKS, Q5K_FINISH, Q5K_RESULT)
+DEFINE_KGEMM(gemm_q5_K_avx2, TARGET_AVX2, ChorusBlockQ5_K, Q5K_SETUP, Q5K_CHUNKS, Q5K_FINISH, Q5K_RESULT)
 #undef MADD_ACC
 #define MADD_ACC madd_acc_vnni
-DEFINE_KGEMM(gemm_q5_K_vnni, TARGET_VNNI, BlockQ5_K, Q5K_SETUP, Q5K_CHUNKS, Q5K_FINISH, Q5K_RESULT)
+DEFINE_KGEMM(gemm_q5_K_vnni, TARGET_VNNI, ChorusBlockQ5_K, Q5K_SETUP, Q5K_CHUNKS, Q5K_FINISH, Q5K_RESULT)
 #undef MADD_ACC
 
 DISPATCH(q5_K, ChorusQ8KBlock)

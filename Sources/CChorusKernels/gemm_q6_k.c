@@ -11,8 +11,6 @@
 
 #if defined(__x86_64__)
 
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } BlockQ6_K;  // 210 bytes
-
 #define Q6K_SETUP                                                                                      \
     const float dw = f16_to_f32(blk->d);                                                               \
     const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)blk->scales));      \
@@ -48,10 +46,10 @@ typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d;
 #define Q6K_RESULT hsum8(acc[jj])
 
 #define MADD_ACC madd_acc_avx2
-DEFINE_KGEMM(gemm_q6_K_avx2, TARGET_AVX2, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH, Q6K_RESULT)
+DEFINE_KGEMM(gemm_q6_K_avx2, TARGET_AVX2, ChorusBlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH, Q6K_RESULT)
 #undef MADD_ACC
 #define MADD_ACC madd_acc_vnni
-DEFINE_KGEMM(gemm_q6_K_vnni, TARGET_VNNI, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH, Q6K_RESULT)
+DEFINE_KGEMM(gemm_q6_K_vnni, TARGET_VNNI, ChorusBlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH, Q6K_RESULT)
 #undef MADD_ACC
 
 DISPATCH(q6_K, ChorusQ8KBlock)
@@ -65,10 +63,10 @@ DISPATCH(q6_K, ChorusQ8KBlock)
 #define Q6K_RESULT_TILED extra[jj]
 
 #define MADD_ACC madd_acc_avx2
-DEFINE_KGEMM(gemm_q6_K_tiled_avx2, TARGET_AVX2, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH_TILED, Q6K_RESULT_TILED)
+DEFINE_KGEMM(gemm_q6_K_tiled_avx2, TARGET_AVX2, ChorusBlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH_TILED, Q6K_RESULT_TILED)
 #undef MADD_ACC
 #define MADD_ACC madd_acc_vnni
-DEFINE_KGEMM(gemm_q6_K_tiled_vnni, TARGET_VNNI, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH_TILED, Q6K_RESULT_TILED)
+DEFINE_KGEMM(gemm_q6_K_tiled_vnni, TARGET_VNNI, ChorusBlockQ6_K, Q6K_SETUP, Q6K_CHUNKS, Q6K_FINISH_TILED, Q6K_RESULT_TILED)
 #undef MADD_ACC
 
 // The tiled order for 2 to 8 activation rows with 512-bit vectors: one vector holds 64 columns (two
@@ -77,7 +75,7 @@ DEFINE_KGEMM(gemm_q6_K_tiled_vnni, TARGET_VNNI, BlockQ6_K, Q6K_SETUP, Q6K_CHUNKS
 // to 256 bits, the -32 offset added as madd(bsums, -32 * scales)) goes through the hadd tree of the
 // Q4_K groups, and lane jj of one vector does the row's scalar fmaf(d * float(S), x.d, acc).
 static inline __attribute__((always_inline)) TARGET_AVX512 void q6k_tiled_avx512_tile(
-    const BlockQ6_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, const int JN) {
+    const ChorusBlockQ6_K *wb, const ChorusQ8KBlock *x, size_t xstride, int nblocks, float *y, size_t ystride, const int JN) {
     __m256 acc = _mm256_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
     // int16 element (base + lane) of each 128-bit lane, in all 8 of its int16 slots
@@ -86,7 +84,7 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void q6k_tiled_avx512
                                             0x0100010001000100LL, 0x0100010001000100LL);
     const __m512i pick23 = _mm512_add_epi8(pick01, _mm512_set1_epi8(8));
     for (int b = 0; b < nblocks; b++) {
-        const BlockQ6_K *blk = wb + b;
+        const ChorusBlockQ6_K *blk = wb + b;
         const ChorusQ8KBlock *xr[8];
         __m512i s5[8];
         for (int jj = 0; jj < 8; jj++) {
@@ -139,7 +137,7 @@ static TARGET_AVX512 void gemm_q6_K_tiled_avx512 GEMM_PARAMS(ChorusQ8KBlock) {
         const ChorusQ8KBlock *xj = x + (size_t)j0 * xstride;
         float *yj = y + (size_t)j0 * ystride;
         for (int r = 0; r < nw; r++) {
-            const BlockQ6_K *wb = (const BlockQ6_K *)((const uint8_t *)w + (size_t)r * wstride);
+            const ChorusBlockQ6_K *wb = (const ChorusBlockQ6_K *)((const uint8_t *)w + (size_t)r * wstride);
             switch (jn) {
             case 1: q6k_tiled_avx512_tile(wb, xj, xstride, nblocks, yj + r, ystride, 1); break;
             case 2: q6k_tiled_avx512_tile(wb, xj, xstride, nblocks, yj + r, ystride, 2); break;

@@ -1,4 +1,4 @@
-import CChorusKernels
+import CQuantBlocks
 
 /// The accumulation contract shared by every quantised dot product (Swift and C paths alike):
 /// per weight block, 8 int32 lanes (lane i = sum of byte products 4i..4i+3) are converted to float
@@ -82,7 +82,7 @@ func pairSums(_ aLow: SIMD16<Int16>, _ aHigh: SIMD16<Int16>, _ bw: SIMD16<Int16>
 /// The 32 activation values of a block.
 @inlinable @inline(__always)
 func loadQs(_ block: UnsafePointer<ChorusQ8Block>) -> Bytes32 {
-    UnsafeRawPointer(block).loadUnaligned(fromByteOffset: 8, as: Bytes32.self)
+    UnsafeRawPointer(block).loadUnaligned(fromByteOffset: fieldOffset(\ChorusQ8Block.qs), as: Bytes32.self)
 }
 
 /// 16 bytes of nibbles to 32 values: low nibbles (weights 0..15) then high nibbles (16..31).

@@ -1,4 +1,4 @@
-import CChorusKernels
+import CQuantBlocks
 
 /// Quantise `blocks * 256` floats into Q8_K activation super-blocks exactly as ggml's
 /// quantize_row_q8_K (which on x86 is quantize_row_q8_K_ref), so K-quant products see the same
@@ -19,7 +19,7 @@ public func quantizeRowQ8K(_ x: UnsafePointer<Float>, into out: UnsafeMutablePoi
         }
         let amax = amaxLanes.max()
         guard amax > 0 else {
-            dst.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<ChorusQ8KBlock>.size)
+            dst.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes(ChorusQ8KBlock.self))
             continue
         }
         // The first value whose magnitude is amax (ggml keeps the first on ties).
@@ -34,11 +34,11 @@ public func quantizeRowQ8K(_ x: UnsafePointer<Float>, into out: UnsafeMutablePoi
             var q0 = roundedToInt32(v0 * scale), q1 = roundedToInt32(v1 * scale)
             q0.replace(with: cap, where: q0 .> cap)
             q1.replace(with: cap, where: q1 .> cap)
-            dst.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q0), toByteOffset: 4 + 16 * g, as: SIMD8<Int8>.self)
-            dst.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q1), toByteOffset: 12 + 16 * g, as: SIMD8<Int8>.self)
-            dst.storeBytes(of: Int16((q0 &+ q1).wrappedSum()), toByteOffset: 260 + 2 * g, as: Int16.self)
+            dst.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q0), toByteOffset: fieldOffset(\ChorusQ8KBlock.qs) + 16 * g, as: SIMD8<Int8>.self)
+            dst.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: q1), toByteOffset: fieldOffset(\ChorusQ8KBlock.qs) + 16 * g + 8, as: SIMD8<Int8>.self)
+            dst.storeBytes(of: Int16((q0 &+ q1).wrappedSum()), toByteOffset: fieldOffset(\ChorusQ8KBlock.bsums) + 2 * g, as: Int16.self)
         }
-        dst.storeBytes(of: 1 / iscale, as: Float.self)
+        dst.storeBytes(of: 1 / iscale, toByteOffset: fieldOffset(\ChorusQ8KBlock.d), as: Float.self)
     }
 }
 

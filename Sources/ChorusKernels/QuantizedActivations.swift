@@ -1,4 +1,4 @@
-import CChorusKernels
+import CQuantBlocks
 
 /// Activation rows quantised to int8, the input of every quantised matrix product. Quantising once
 /// per row lets each weight block be consumed with integer multiply-adds.

@@ -1,4 +1,4 @@
-import CChorusKernels
+import CQuantBlocks
 
 /// Pieces of the K-quant dot products shared by the Swift twins: reading a Q8_K activation
 /// super-block and building the per-lane scale vectors. Integer lanes follow `laneDot`: lane i of a
@@ -7,18 +7,18 @@ import CChorusKernels
 enum SuperBlockLanes {
     /// The activation scale d.
     @inline(__always)
-    static func scale(_ x: UnsafeRawPointer) -> Float { x.load(as: Float.self) }
+    static func scale(_ x: UnsafeRawPointer) -> Float { x.load(fromByteOffset: fieldOffset(\ChorusQ8KBlock.d), as: Float.self) }
 
     /// Activation values 32c..32c+31.
     @inline(__always)
     static func chunk(_ x: UnsafeRawPointer, _ c: Int) -> Bytes32 {
-        x.loadUnaligned(fromByteOffset: 4 + 32 * c, as: Bytes32.self)
+        x.loadUnaligned(fromByteOffset: fieldOffset(\ChorusQ8KBlock.qs) + 32 * c, as: Bytes32.self)
     }
 
     /// Sum of activation values 16i..16i+15.
     @inline(__always)
     static func bsum(_ x: UnsafeRawPointer, _ i: Int) -> Int32 {
-        Int32(x.load(fromByteOffset: 260 + 2 * i, as: Int16.self))
+        Int32(x.load(fromByteOffset: fieldOffset(\ChorusQ8KBlock.bsums) + 2 * i, as: Int16.self))
     }
 
     /// Lane l = w(2l) * bsum(2l) + w(2l+1) * bsum(2l+1): the 16 per-sub-block weights (mins or

@@ -150,15 +150,7 @@ public enum HardwareProfiler {
         }
         // Put a small scale (half 0x2000 ≈ 0.0078) into every half-float field, so no block is NaN/Inf.
         let block = type.bytesPerBlock
-        let halfOffsets: [Int]
-        switch type {
-        case .q4_0, .q5_0, .q8_0: halfOffsets = [0]
-        case .q4_1, .q5_1, .q4_K, .q5_K: halfOffsets = [0, 2]
-        case .q2_K: halfOffsets = [80, 82]
-        case .q3_K: halfOffsets = [108]
-        case .q6_K: halfOffsets = [208]
-        default: halfOffsets = []
-        }
+        let halfOffsets = type.linearScaleOffsets ?? []
         for b in stride(from: 0, to: count, by: block) {
             for o in halfOffsets { p.storeBytes(of: UInt16(0x2000), toByteOffset: b + o, as: UInt16.self) }
         }

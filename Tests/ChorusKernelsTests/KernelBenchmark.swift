@@ -68,7 +68,7 @@ private func bestSeconds(_ body: () -> Void) -> Double {
 /// thread, default path, and the cost relative to width 1. Off unless CHORUS_KERNEL_BENCH=1;
 /// CHORUS_BENCH_WIDTHS (default 1,2,3,4,5,8,16), CHORUS_BENCH_ROWS / CHORUS_BENCH_COLUMNS
 /// (default 1536 x 1536, qwen2.5-1.5b's attention output) and CHORUS_BENCH_TYPES as above;
-/// CHORUS_BENCH_PATH (0 to 3) forces a path.
+/// CHORUS_KERNEL_PATH forces a path (see `KernelPaths`).
 extension MatMulPathTests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CHORUS_KERNEL_BENCH"] == "1"))
     func kernelWidthSweep() {
@@ -79,7 +79,7 @@ extension MatMulPathTests {
         let only = env["CHORUS_BENCH_TYPES"]?.split(separator: ",").map(String.init)
         let original = MatMul.path
         defer { MatMul.setPath(original) }
-        if let forced = env["CHORUS_BENCH_PATH"].flatMap(Int.init).flatMap(MatMul.Path.init(rawValue:)) { MatMul.setPath(forced) }
+        if let forced = KernelPaths.forced().path { MatMul.setPath(forced) }
         print("MatMul \(rows) x \(columns), one thread, path \(MatMul.path): microseconds per product (x width 1)")
         for type in int8Types where only?.contains(type.name) ?? true {
             let test = ProductCase(type, rows: rows, columns: columns, xRows: widths.max() ?? 1, seed: 1)

@@ -1,4 +1,4 @@
-import CChorusKernels
+import CQuantBlocks
 import ChorusGGUF
 import ChorusKernels
 import Testing
@@ -62,10 +62,9 @@ struct ProductCase {
                 for j in 0..<xRows {
                     var s = 0.0, m = 0.0
                     if MatMul.activationFormat(for: type) == .k256 {
-                        let blocks = UnsafeRawPointer(q.superRow(j))
                         for c in 0..<columns {
-                            let block = blocks + (c / 256) * MemoryLayout<ChorusQ8KBlock>.stride
-                            let xv = Double(block.load(as: Float.self)) * Double(block.load(fromByteOffset: 4 + c % 256, as: Int8.self))
+                            let block = q.superRow(j)[c / 256]
+                            let xv = Double(block.d) * withUnsafeBytes(of: block.qs) { Double(Int8(bitPattern: $0[c % 256])) }
                             s += Double(wrow[c]) * xv
                             m += abs(Double(wrow[c]) * xv)
                         }
@@ -74,7 +73,7 @@ struct ProductCase {
                         let hasMin = type == .q4_1 || type == .q5_1
                         for b in 0..<columns / 32 {
                             let xb = blocks[b]
-                            let wmin = hasMin ? Double(halfToFloat(w.row(r).loadUnaligned(fromByteOffset: b * type.bytesPerBlock + 2, as: UInt16.self))) : 0
+                            let wmin = hasMin ? Double(halfToFloat(w.row(r).loadUnaligned(fromByteOffset: b * type.bytesPerBlock + type.linearScaleOffsets![1], as: UInt16.self))) : 0
                             for c in 32 * b..<32 * b + 32 {
                                 let xq = withUnsafeBytes(of: xb.qs) { Double(Int8(bitPattern: $0[c % 32])) }
                                 let term = (Double(wrow[c]) - wmin) * Double(xb.d) * xq
@@ -95,13 +94,6 @@ struct ProductCase {
 }
 
 extension UInt32 { var asUInt64: UInt64 { UInt64(self) } }
-
-/// Runs `body` once per int8 path the CPU has, restoring the default path afterwards.
-func forEachPath(_ body: (MatMul.Path) -> Void) {
-    let original = MatMul.path
-    for path in MatMul.Path.allCases where MatMul.setPath(path) == path { body(path) }
-    MatMul.setPath(original)
-}
 
 /// Switching the int8 path is process-wide, so these cases run one at a time.
 @Suite(.serialized) struct MatMulPathTests {

@@ -1,4 +1,4 @@
-import CChorusKernels
+import CQuantBlocks
 import ChorusKernels
 import Testing
 
@@ -20,10 +20,9 @@ private func ggmlQuantizeQ8K(_ x: ArraySlice<Float>) -> (d: Float, qs: [Int8], b
 }
 
 private func block(_ p: UnsafePointer<ChorusQ8KBlock>) -> (d: Float, qs: [Int8], bsums: [Int16]) {
-    let raw = UnsafeRawPointer(p)
-    return (raw.load(as: Float.self),
-            (0..<256).map { raw.load(fromByteOffset: 4 + $0, as: Int8.self) },
-            (0..<16).map { raw.load(fromByteOffset: 260 + 2 * $0, as: Int16.self) })
+    let b = p.pointee
+    return (b.d, withUnsafeBytes(of: b.qs) { Array($0.bindMemory(to: Int8.self)) },
+            withUnsafeBytes(of: b.bsums) { Array($0.bindMemory(to: Int16.self)) })
 }
 
 @Test func q8KQuantisationMatchesGGML() {

@@ -1,3 +1,4 @@
+import CQuantBlocks
 import ChorusGGUF
 import ChorusKernels
 
@@ -24,21 +25,20 @@ func randomWeightBytes(_ type: GGMLType, rows: Int, columns: Int, rng: inout Spl
         bytes[offset] = UInt8(h & 0xFF)
         bytes[offset + 1] = UInt8(h >> 8)
     }
+    // The half-float scale fields (offsets from quant_blocks.h): d, then m or dmin where there is one.
+    let fields = type.linearScaleOffsets ?? []
     for b in 0..<blocks {
         let base = b * type.bytesPerBlock
         switch type {
-        case .q4_0, .q8_0, .q5_0: putHalf(base, Float.random(in: -0.05...0.05, using: &rng))
+        case .q4_0, .q8_0, .q5_0: putHalf(base + fields[0], Float.random(in: -0.05...0.05, using: &rng))
         case .q4_1, .q5_1:
-            putHalf(base, Float.random(in: 0...0.05, using: &rng))
-            putHalf(base + 2, Float.random(in: -0.1...0.1, using: &rng))
-        case .q2_K:
-            putHalf(base + 80, Float.random(in: 0...0.02, using: &rng))
-            putHalf(base + 82, Float.random(in: 0...0.02, using: &rng))
-        case .q3_K: putHalf(base + 108, Float.random(in: -0.02...0.02, using: &rng))
-        case .q4_K, .q5_K:
-            putHalf(base, Float.random(in: 0...0.02, using: &rng))
-            putHalf(base + 2, Float.random(in: 0...0.02, using: &rng))
-        case .q6_K: putHalf(base + 208, Float.random(in: -0.01...0.01, using: &rng))
+            putHalf(base + fields[0], Float.random(in: 0...0.05, using: &rng))
+            putHalf(base + fields[1], Float.random(in: -0.1...0.1, using: &rng))
+        case .q2_K, .q4_K, .q5_K:
+            putHalf(base + fields[0], Float.random(in: 0...0.02, using: &rng))
+            putHalf(base + fields[1], Float.random(in: 0...0.02, using: &rng))
+        case .q3_K: putHalf(base + fields[0], Float.random(in: -0.02...0.02, using: &rng))
+        case .q6_K: putHalf(base + fields[0], Float.random(in: -0.01...0.01, using: &rng))
         case .f16:
             putHalf(base, Float.random(in: -1...1, using: &rng))
         case .f32:
@@ -47,7 +47,8 @@ func randomWeightBytes(_ type: GGMLType, rows: Int, columns: Int, rng: inout Spl
         default: break
         }
         if type == .q8_0 {  // ggml's quantiser never writes -128
-            for k in 0..<32 where bytes[base + 2 + k] == 0x80 { bytes[base + 2 + k] = 0x81 }
+            let qs = base + MemoryLayout<ChorusBlockQ8_0>.offset(of: \.qs)!
+            for k in 0..<32 where bytes[qs + k] == 0x80 { bytes[qs + k] = 0x81 }
         }
     }
     return bytes

@@ -2,6 +2,7 @@
 // For each weight type: random blocks with sane half scales, random activations quantised by
 // ggml's own quantize_row_q8_0/q8_1/q8_K, then ggml_vec_dot_<type> against chorus_gemm_<type> for
 // one row on every int8 path the CPU has. Exits non-zero on any difference.
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +26,23 @@ typedef void (*vecdot)(int, float *, size_t, const void *, size_t, const void *,
 typedef void (*gemm32)(const void *, size_t, int, const ChorusQ8Block *, size_t, int, int, float *, size_t);
 typedef void (*gemmk)(const void *, size_t, int, const ChorusQ8KBlock *, size_t, int, int, float *, size_t);
 
+// Sizes and half-float field offsets from quant_blocks.h, the one declaration of the layouts.
+#define BLOCK(type) (int)sizeof(type)
+#define AT(type, field) (int)offsetof(type, field)
 struct T { const char *name; int bs, bytes; int act; vecdot ref; gemm32 g32; gemmk gk; int d_off; float dlo, dhi; int m_off; float mlo, mhi; };
 
 int main(void) {
     struct T types[] = {
-        {"Q4_0", 32, 18, 0, ggml_vec_dot_q4_0_q8_0, chorus_gemm_q4_0, 0, 0, -0.05f, 0.05f, -1},
-        {"Q4_1", 32, 20, 1, ggml_vec_dot_q4_1_q8_1, chorus_gemm_q4_1, 0, 0, 0, 0.05f, 2, -0.1f, 0.1f},
-        {"Q5_0", 32, 22, 0, ggml_vec_dot_q5_0_q8_0, chorus_gemm_q5_0, 0, 0, -0.05f, 0.05f, -1},
-        {"Q5_1", 32, 24, 1, ggml_vec_dot_q5_1_q8_1, chorus_gemm_q5_1, 0, 0, 0, 0.05f, 2, -0.1f, 0.1f},
-        {"Q8_0", 32, 34, 0, ggml_vec_dot_q8_0_q8_0, chorus_gemm_q8_0, 0, 0, -0.05f, 0.05f, -1},
-        {"Q2_K", 256, 84, 2, ggml_vec_dot_q2_K_q8_K, 0, chorus_gemm_q2_K, 80, 0, 0.02f, 82, 0, 0.02f},
-        {"Q3_K", 256, 110, 2, ggml_vec_dot_q3_K_q8_K, 0, chorus_gemm_q3_K, 108, -0.02f, 0.02f, -1},
-        {"Q4_K", 256, 144, 2, ggml_vec_dot_q4_K_q8_K, 0, chorus_gemm_q4_K, 0, 0, 0.02f, 2, 0, 0.02f},
-        {"Q5_K", 256, 176, 2, ggml_vec_dot_q5_K_q8_K, 0, chorus_gemm_q5_K, 0, 0, 0.02f, 2, 0, 0.02f},
-        {"Q6_K", 256, 210, 2, ggml_vec_dot_q6_K_q8_K, 0, chorus_gemm_q6_K, 208, -0.01f, 0.01f, -1},
+        {"Q4_0", 32, BLOCK(ChorusBlockQ4_0), 0, ggml_vec_dot_q4_0_q8_0, chorus_gemm_q4_0, 0, AT(ChorusBlockQ4_0, d), -0.05f, 0.05f, -1},
+        {"Q4_1", 32, BLOCK(ChorusBlockQ4_1), 1, ggml_vec_dot_q4_1_q8_1, chorus_gemm_q4_1, 0, AT(ChorusBlockQ4_1, d), 0, 0.05f, AT(ChorusBlockQ4_1, m), -0.1f, 0.1f},
+        {"Q5_0", 32, BLOCK(ChorusBlockQ5_0), 0, ggml_vec_dot_q5_0_q8_0, chorus_gemm_q5_0, 0, AT(ChorusBlockQ5_0, d), -0.05f, 0.05f, -1},
+        {"Q5_1", 32, BLOCK(ChorusBlockQ5_1), 1, ggml_vec_dot_q5_1_q8_1, chorus_gemm_q5_1, 0, AT(ChorusBlockQ5_1, d), 0, 0.05f, AT(ChorusBlockQ5_1, m), -0.1f, 0.1f},
+        {"Q8_0", 32, BLOCK(ChorusBlockQ8_0), 0, ggml_vec_dot_q8_0_q8_0, chorus_gemm_q8_0, 0, AT(ChorusBlockQ8_0, d), -0.05f, 0.05f, -1},
+        {"Q2_K", 256, BLOCK(ChorusBlockQ2_K), 2, ggml_vec_dot_q2_K_q8_K, 0, chorus_gemm_q2_K, AT(ChorusBlockQ2_K, d), 0, 0.02f, AT(ChorusBlockQ2_K, dmin), 0, 0.02f},
+        {"Q3_K", 256, BLOCK(ChorusBlockQ3_K), 2, ggml_vec_dot_q3_K_q8_K, 0, chorus_gemm_q3_K, AT(ChorusBlockQ3_K, d), -0.02f, 0.02f, -1},
+        {"Q4_K", 256, BLOCK(ChorusBlockQ4_K), 2, ggml_vec_dot_q4_K_q8_K, 0, chorus_gemm_q4_K, AT(ChorusBlockQ4_K, d), 0, 0.02f, AT(ChorusBlockQ4_K, dmin), 0, 0.02f},
+        {"Q5_K", 256, BLOCK(ChorusBlockQ5_K), 2, ggml_vec_dot_q5_K_q8_K, 0, chorus_gemm_q5_K, AT(ChorusBlockQ5_K, d), 0, 0.02f, AT(ChorusBlockQ5_K, dmin), 0, 0.02f},
+        {"Q6_K", 256, BLOCK(ChorusBlockQ6_K), 2, ggml_vec_dot_q6_K_q8_K, 0, chorus_gemm_q6_K, AT(ChorusBlockQ6_K, d), -0.01f, 0.01f, -1},
     };
     const int n = 4864, rows = 300;
     int failures = 0;
@@ -47,7 +51,7 @@ int main(void) {
         struct T *ty = &types[t];
         int nb = n / ty->bs;
         uint8_t *w = malloc((size_t)nb * ty->bytes);
-        void *yq = malloc(nb * 292 + 64);
+        void *yq = malloc(nb * sizeof(ChorusQ8KBlock) + 64);
         ChorusQ8Block *xc = malloc(sizeof(ChorusQ8Block) * (n / 32));
         for (int pass = 0; pass < 2; pass++) {
             int mismatch[3] = {0, 0, 0}, paths = 0;

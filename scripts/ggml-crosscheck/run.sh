@@ -25,8 +25,9 @@ for f in src/ggml-quants.c src/ggml-cpu/quants.c src/ggml-cpu/arch/x86/quants.c;
     gcc -std=gnu11 -O2 -mavx2 -mfma -mf16c -D_GNU_SOURCE -I"$ggml/include" -I"$ggml/src" -I"$ggml/src/ggml-cpu" \
         -c "$ggml/$f" -o "ggml_$(echo "$f" | tr / _).o"
 done
-for f in "$kernels"/*.c; do clang -O3 -ffp-contract=off -I"$kernels/include" -c "$f" -o "chorus_$(basename "$f").o"; done
-clang -O2 -mf16c -I"$kernels/include" -c "$here/crosscheck.c" -o crosscheck.o
+blocks="$repo/Sources/CQuantBlocks"
+for f in "$kernels"/*.c; do clang -O3 -ffp-contract=off -I"$blocks/include" -I"$kernels/include" -c "$f" -o "chorus_$(basename "$f").o"; done
+clang -O2 -mf16c -I"$blocks/include" -I"$kernels/include" -c "$here/crosscheck.c" -o crosscheck.o
 clang -O2 -mf16c -c "$here/ggml_stubs.c" -o ggml_stubs.o
 gcc -o crosscheck crosscheck.o chorus_*.o ggml_*.o -lm
 ./crosscheck

@@ -2,8 +2,8 @@
 // AVX2 vpmaddubsw, AVX-VNNI vpdpbusd). Every function here has a portable Swift twin in
 // ChorusKernels that produces bit-identical results; tests hold them to that.
 //
-// Activation blocks (`ChorusQ8Block`): 32 int8 values, their scale d and s = d * sum of the values
-// (both rounded through half precision, as ggml's block_q8_1 stores them).
+// Block layouts, weights and activations (`ChorusQ8Block`, `ChorusQ8KBlock`): quant_blocks.h
+// (the CQuantBlocks target), their one declaration.
 // Accumulation contract shared with Swift: per weight block, 8 int32 lanes (lane i sums byte
 // products 4i..4i+3) are converted to float and fused-multiply-added with the block scale into
 // 8 float lanes; the lanes are reduced at the end as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
@@ -13,20 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    float d;       // scale: value = d * qs[i]
-    float s;       // d * sum(qs), for formats with a per-block minimum (Q4_1, Q5_1)
-    int8_t qs[32];
-} ChorusQ8Block;   // 40 bytes
-
-// Activation super-blocks for the K-quant weights, exactly ggml's block_q8_K: 256 int8 values,
-// their f32 scale (value = d * qs[i], d not rounded) and the sums of each 16 values, which turn the
-// per-sub-block minimums of Q2_K/Q4_K/Q5_K into one small integer product.
-typedef struct {
-    float d;
-    int8_t qs[256];
-    int16_t bsums[16];
-} ChorusQ8KBlock;  // 292 bytes
+#include "quant_blocks.h"
 
 /// Which int8 instruction path the kernels use: 0 = none (use Swift), 1 = AVX2, 2 = AVX-VNNI,
 /// 3 = AVX-512 VNNI (512-bit group kernels where they exist, AVX-VNNI elsewhere).

@@ -196,7 +196,7 @@ public enum MoEDerivation {
             guard expertWidth % type.blockSize == 0 else {
                 throw DerivationError("\(dense.name): an expert of \(expertWidth) columns is not a whole number of \(type) blocks of \(type.blockSize)")
             }
-            guard let fields = Self.scaleFields(type) else {
+            guard let fields = type.linearScaleOffsets else {
                 throw DerivationError("\(dense.name): scaling \(type) blocks is not supported")
             }
             let sliceBytes = expertWidth / type.blockSize * type.bytesPerBlock
@@ -222,20 +222,6 @@ public enum MoEDerivation {
         func expectMatrix(_ info: GGUFTensorInfo, rows: Int?) throws {
             guard info.dimensions.count == 2, rows == nil || info.rows == rows! else {
                 throw DerivationError("\(info.name) has shape \(info.dimensions), expected a matrix of \(rows.map(String.init) ?? "any") rows")
-            }
-        }
-
-        /// Byte offsets of the half-float fields that scale a block's weights linearly (d, and m/dmin where
-        /// the weight is d*q + m); `[]` with F32/F16, whose values are the weights themselves.
-        static func scaleFields(_ type: GGMLType) -> [Int]? {
-            switch type {
-            case .f32, .f16: return []
-            case .q4_0, .q5_0, .q8_0: return [0]
-            case .q4_1, .q5_1, .q4_K, .q5_K: return [0, 2]
-            case .q2_K: return [80, 82]
-            case .q3_K: return [108]
-            case .q6_K: return [208]
-            default: return nil
             }
         }
 

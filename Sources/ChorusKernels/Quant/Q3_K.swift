@@ -1,29 +1,30 @@
-import CChorusKernels
+import CQuantBlocks
 import ChorusGGUF
 
-/// Q3_K: 110-byte super-blocks of 256 weights: hmask[32] (high bits), qs[64] (low 2 bits),
+/// Q3_K (`ChorusBlockQ3_K`): super-blocks of 256 weights: hmask[32] (high bits), qs[64] (low 2 bits),
 /// scales[12] (16 six-bit signed scales, see `KQuantScales.q3Scale`), d (f16).
 /// Weight = d * scale * (low - (high bit clear ? 4 : 0)). Weight 128h + 32k + l takes its low bits
 /// from bit pair k of qs[32h + l] and its high bit from bit 4h + k of hmask[l].
 public enum Q3_K: Int8KDotFormat {
     public static let type = GGMLType.q3_K
+    typealias Block = ChorusBlockQ3_K
 
     public static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
         var y = dst
         for b in 0..<count / 256 {
-            let block = src + b * 110
-            let dAll = loadHalf(block, 108)
+            let block = src + b * blockBytes(Block.self)
+            let dAll = loadHalf(block, fieldOffset(\Block.d))
             var subBlock = 0
             for half in 0..<2 {
-                let q = block + 32 + 32 * half
+                let q = block + fieldOffset(\Block.qs) + 32 * half
                 for k in 0..<4 {
                     let bit = UInt8(4 * half + k)
                     for part in 0..<2 {
-                        let dl = dAll * Float(KQuantScales.q3Scale(subBlock, block + 96))
+                        let dl = dAll * Float(KQuantScales.q3Scale(subBlock, block + fieldOffset(\Block.scales)))
                         subBlock += 1
                         for l in 16 * part..<16 * part + 16 {
                             let low = Int((q.load(fromByteOffset: l, as: UInt8.self) >> UInt8(2 * k)) & 3)
-                            let high = (block.load(fromByteOffset: l, as: UInt8.self) >> bit) & 1
+                            let high = (block.load(fromByteOffset: fieldOffset(\Block.hmask) + l, as: UInt8.self) >> bit) & 1
                             y.pointee = dl * Float(low - (high == 0 ? 4 : 0))
                             y += 1
                         }
@@ -40,22 +41,22 @@ public enum Q3_K: Int8KDotFormat {
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
         var acc = LaneAccumulator()
         for b in 0..<blocks {
-            let block = row + b * 110
+            let block = row + b * blockBytes(Block.self)
             let xb = UnsafeRawPointer(x + b)
-            let high = SuperBlockLanes.bytes(block)
+            let high = SuperBlockLanes.bytes(block + fieldOffset(\Block.hmask))
             var sumi = SIMD8<Int32>()
             for h in 0..<2 {
-                let bits = SuperBlockLanes.bytes(block + 32 + 32 * h)
+                let bits = SuperBlockLanes.bytes(block + fieldOffset(\Block.qs) + 32 * h)
                 for k in 0..<4 {
                     let c = 4 * h + k
                     let low = SuperBlockLanes.bits(bits, shift: 2 * k, mask: 3)
                     let hi = shiftLeft(SuperBlockLanes.bits(high, shift: c, mask: 1) ^ byteMask(1), by: 2)
                     let xv = SuperBlockLanes.chunk(xb, c)
-                    let scales = SuperBlockLanes.pair(KQuantScales.q3Scale(2 * c, block + 96), KQuantScales.q3Scale(2 * c + 1, block + 96))
+                    let scales = SuperBlockLanes.pair(KQuantScales.q3Scale(2 * c, block + fieldOffset(\Block.scales)), KQuantScales.q3Scale(2 * c + 1, block + fieldOffset(\Block.scales)))
                     sumi &+= (laneDot(low, xv) &- laneDot(hi, xv)) &* scales
                 }
             }
-            acc.add(sumi, scale: SuperBlockLanes.scale(xb) * loadHalf(block, 108))
+            acc.add(sumi, scale: SuperBlockLanes.scale(xb) * loadHalf(block, fieldOffset(\Block.d)))
         }
         return acc.total
     }

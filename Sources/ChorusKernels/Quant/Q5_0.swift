@@ -1,19 +1,20 @@
-import CChorusKernels
+import CQuantBlocks
 import ChorusGGUF
 
-/// Q5_0: 22-byte blocks of 32 weights: d (f16), qh (32 fifth bits, u32), then 16 bytes of nibbles;
+/// Q5_0 (`ChorusBlockQ5_0`): blocks of 32 weights: d (f16), qh (32 fifth bits, u32), then 16 bytes of nibbles;
 /// weight i = d * (q_i - 16) with q_i = nibble | (bit i of qh) << 4. Small models mix it with the
 /// K-quants for matrices whose width is not a multiple of 256.
 public enum Q5_0: Int8DotFormat {
     public static let type = GGMLType.q5_0
+    typealias Block = ChorusBlockQ5_0
 
     public static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
         for b in 0..<count / 32 {
-            let block = src + b * 22
-            let d = loadHalf(block, 0)
-            let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+            let block = src + b * blockBytes(Block.self)
+            let d = loadHalf(block, fieldOffset(\Block.d))
+            let qh = block.loadUnaligned(fromByteOffset: fieldOffset(\Block.qh), as: UInt32.self)
             for i in 0..<16 {
-                let byte = block.load(fromByteOffset: 6 + i, as: UInt8.self)
+                let byte = block.load(fromByteOffset: fieldOffset(\Block.qs) + i, as: UInt8.self)
                 let lo = Int(byte & 0x0F) | Int((qh >> UInt32(i)) & 1) << 4
                 let hi = Int(byte >> 4) | Int((qh >> UInt32(i + 16)) & 1) << 4
                 dst[b * 32 + i] = Float(lo - 16) * d
@@ -27,10 +28,10 @@ public enum Q5_0: Int8DotFormat {
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8Block>, blocks: Int) -> Float {
         var acc = LaneAccumulator()
         for b in 0..<blocks {
-            let block = row + b * 22
+            let block = row + b * blockBytes(Block.self)
             let xq = loadQs(x + b)
-            let q = unpackNibbles(block + 6) | fifthBits(block + 2)
-            acc.add(laneDot(q, xq, minus: 16), scale: loadHalf(block, 0) * x[b].d)
+            let q = unpackNibbles(block + fieldOffset(\Block.qs)) | fifthBits(block + fieldOffset(\Block.qh))
+            acc.add(laneDot(q, xq, minus: 16), scale: loadHalf(block, fieldOffset(\Block.d)) * x[b].d)
         }
         return acc.total
     }

@@ -1,20 +1,21 @@
-import CChorusKernels
+import CQuantBlocks
 import ChorusGGUF
 
-/// Q6_K: 210-byte super-blocks of 256 weights: ql[128] (low 4 bits), qh[64] (high 2 bits),
+/// Q6_K (`ChorusBlockQ6_K`): super-blocks of 256 weights: ql[128] (low 4 bits), qh[64] (high 2 bits),
 /// scales[16] (int8, one per 16 weights), d (f16). Weight = d * scale * (q - 32). In each half of
 /// 128 weights, weight 32k + l takes nibble (k / 2) of ql[64h + 32(k % 2) + l] and bit pair k of qh[32h + l].
 public enum Q6_K: Int8KDotFormat {
     public static let type = GGMLType.q6_K
+    typealias Block = ChorusBlockQ6_K
 
     public static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
         var y = dst
         for b in 0..<count / 256 {
-            let block = src + b * 210
-            let d = loadHalf(block, 208)
+            let block = src + b * blockBytes(Block.self)
+            let d = loadHalf(block, fieldOffset(\Block.d))
             for half in 0..<2 {
-                let ql = block + 64 * half, qh = block + 128 + 32 * half
-                let sc = block + 192 + 8 * half
+                let ql = block + fieldOffset(\Block.ql) + 64 * half, qh = block + fieldOffset(\Block.qh) + 32 * half
+                let sc = block + fieldOffset(\Block.scales) + 8 * half
                 for l in 0..<32 {
                     let lo0 = ql.load(fromByteOffset: l, as: UInt8.self)
                     let lo1 = ql.load(fromByteOffset: l + 32, as: UInt8.self)
@@ -44,9 +45,9 @@ public enum Q6_K: Int8KDotFormat {
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
         var acc = LaneAccumulator()
         for b in 0..<blocks {
-            let block = row + b * 210
+            let block = row + b * blockBytes(Block.self)
             let xb = UnsafeRawPointer(x + b)
-            acc.add(lanes(block, xb), scale: SuperBlockLanes.scale(xb) * loadHalf(block, 208))
+            acc.add(lanes(block, xb), scale: SuperBlockLanes.scale(xb) * loadHalf(block, fieldOffset(\Block.d)))
         }
         return acc.total
     }
@@ -58,9 +59,9 @@ public enum Q6_K: Int8KDotFormat {
     public static func dotTiled(_ row: UnsafeRawPointer, _ x: UnsafePointer<ChorusQ8KBlock>, blocks: Int) -> Float {
         var acc: Float = 0
         for b in 0..<blocks {
-            let block = row + b * 210
+            let block = row + b * blockBytes(Block.self)
             let xb = UnsafeRawPointer(x + b)
-            acc = acc.addingProduct(loadHalf(block, 208) * Float(lanes(block, xb).wrappedSum()), SuperBlockLanes.scale(xb))
+            acc = acc.addingProduct(loadHalf(block, fieldOffset(\Block.d)) * Float(lanes(block, xb).wrappedSum()), SuperBlockLanes.scale(xb))
         }
         return acc
     }
@@ -68,11 +69,11 @@ public enum Q6_K: Int8KDotFormat {
     /// The 8 int32 lanes of one super-block: q * x (q in 0..63) times the scales, minus 32 * (bsum * scale) pairs.
     @inline(__always)
     static func lanes(_ block: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> SIMD8<Int32> {
-        func scale(_ i: Int) -> Int32 { Int32(block.load(fromByteOffset: 192 + i, as: Int8.self)) }
+        func scale(_ i: Int) -> Int32 { Int32(block.load(fromByteOffset: fieldOffset(\Block.scales) + i, as: Int8.self)) }
         var sumi = SIMD8<Int32>()
         for h in 0..<2 {
-            let l1 = SuperBlockLanes.bytes(block + 64 * h), l2 = SuperBlockLanes.bytes(block + 64 * h + 32)
-            let hb = SuperBlockLanes.bytes(block + 128 + 32 * h)
+            let l1 = SuperBlockLanes.bytes(block + fieldOffset(\Block.ql) + 64 * h), l2 = SuperBlockLanes.bytes(block + fieldOffset(\Block.ql) + 64 * h + 32)
+            let hb = SuperBlockLanes.bytes(block + fieldOffset(\Block.qh) + 32 * h)
             for k in 0..<4 {
                 let c = 4 * h + k
                 let source = k % 2 == 0 ? l1 : l2

@@ -1,4 +1,4 @@
-import CChorusKernels
+import CQuantBlocks
 import ChorusGGUF
 
 /// What the kernels know about one weight type: how to expand it to floats (the reference every fast

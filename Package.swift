@@ -58,7 +58,8 @@ let package = Package(
         .target(name: "ChorusModels", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusRuntime"], swiftSettings: optimise),
         .target(name: "ChorusPipeline"),
         // LoRA fine-tuning: adapters (llama.cpp's layout), AdamW, data, checkpoints, and the pipeline executor.
-        .target(name: "ChorusTraining", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusTokenizers", "ChorusRuntime", "ChorusPipeline", "ChorusTransport"],
+        .target(name: "ChorusTraining", dependencies: ["ChorusGGUF", "ChorusKernels", "ChorusTokenizers", "ChorusRuntime", "ChorusModels", "ChorusPipeline",
+                                                  "ChorusTransport"],
                 swiftSettings: optimise),
         // Ranks talking to each other: the Transport protocol, and pipeline/tensor-parallel execution over it.
         .target(name: "ChorusTransport"),
@@ -116,9 +117,9 @@ let package = Package(
         .testTarget(name: "ChorusServerTests", dependencies: ["ChorusServer", "Chorus", "ChorusModels", "ChorusTestSupport"]),
         .testTarget(name: "ChorusDistributedTests", dependencies: ["ChorusDistributed", "Chorus", "ChorusPipeline", "ChorusTestSupport", "ChorusMPI"]),
         .testTarget(name: "ChorusTokenizersTests", dependencies: ["ChorusTokenizers", "ChorusGGUF", "ChorusTestSupport"]),
-        .target(name: "ChorusTrainingTestSupport", dependencies: ["ChorusTraining", "ChorusPipeline", "ChorusTransport"],
+        .target(name: "ChorusTrainingTestSupport", dependencies: ["ChorusTraining", "ChorusModels", "ChorusPipeline", "ChorusTransport"],
                 path: "Tests/ChorusTrainingTestSupport"),
-        .testTarget(name: "ChorusTrainingTests", dependencies: ["ChorusTraining", "ChorusTrainingTestSupport", "ChorusGGUF", "ChorusTokenizers",
+        .testTarget(name: "ChorusTrainingTests", dependencies: ["ChorusTraining", "ChorusTrainingTestSupport", "ChorusGGUF", "ChorusTokenizers", "ChorusModels",
                                                                "ChorusPipeline", "ChorusTransport", "ChorusTestSupport", "Chorus"]),
     ] + mpiTargets
 )

@@ -54,4 +54,18 @@ public struct RoPE: Sendable {
             x[b] = (x1 * c).addingProduct(x0, s)
         }
     }
+
+    /// The transpose of `rotate` (rotation by minus the angle): from the gradient of a rotated head,
+    /// the gradient of the head before rotation, in place.
+    @inline(__always)
+    public func rotateBack(_ x: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>) {
+        let half = dimensions / 2
+        for i in 0..<half {
+            let c = table[2 * i], s = table[2 * i + 1]
+            let (a, b) = layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
+            let y0 = x[a], y1 = x[b]
+            x[a] = y0 * c + y1 * s
+            x[b] = y1 * c - y0 * s
+        }
+    }
 }

@@ -17,9 +17,14 @@ final class Embedding: Sendable {
         let x = pass.workspace.x, d = pass.workspace.width
         for t in 0..<pass.rows {
             let (segment, row) = pass.origins[t]
-            let xt = x + t * d
-            table.dequantizeRow(pass.segments[segment].batch.tokens[row], into: xt)
-            if scale != 1 { for i in 0..<d { xt[i] *= scale } }
+            embed(token: pass.segments[segment].batch.tokens[row], into: x + t * d)
         }
+    }
+
+    /// One row: embedding(token) * scale. Frozen in training: nothing flows back into it.
+    @inline(__always)
+    func embed(token: Int, into x: UnsafeMutablePointer<Float>) {
+        table.dequantizeRow(token, into: x)
+        if scale != 1 { for i in 0..<table.columns { x[i] *= scale } }
     }
 }

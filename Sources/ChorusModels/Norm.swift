@@ -23,6 +23,29 @@ struct RMSNorm: Sendable {
     }
 }
 
+extension RMSNorm {
+    /// Backward of `apply` on one vector: dx (+)= J^T dy with J the Jacobian of norm at x, i.e.
+    /// dx = r (w * dy) - x r^3 / n * sum(x * w * dy), r = 1 / sqrt(mean(x^2) + eps) computed as the
+    /// forward computes it. `accumulate` adds into dx (a residual stream's gradient); `dx` may be `dy` otherwise.
+    func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let n = weight.count
+        var squares = 0.0, projection = 0.0
+        weight.withUnsafeBufferPointer { w in
+            for i in 0..<n {
+                squares += Double(x[i] * x[i])
+                projection += Double(x[i]) * Double(w[i]) * Double(dy[i])
+            }
+            let mean = Float(squares / Double(n))
+            let r = 1 / (mean + epsilon).squareRoot()
+            let k = Float(Double(r) * Double(r) * Double(r) * projection / Double(n))
+            for i in 0..<n {
+                let g = r * w[i] * dy[i] - x[i] * k
+                dx[i] = accumulate ? dx[i] + g : g
+            }
+        }
+    }
+}
+
 /// The norms around a residual block, x += output(block(input(x))): the input norm and the optional
 /// output (post-) norm applied to the block's result before the residual add (Gemma 3).
 ///

@@ -5,7 +5,7 @@ import Glibc
 
 /// Operator classes that `chorus bench --profile` reports time for.
 public enum OperatorKind: Hashable, Sendable, CustomStringConvertible {
-    case embedding, norm, rope, attention, quantize, sampling
+    case embedding, norm, rope, attention, quantize, sampling, lora
     case matmul(GGMLType)
 
     public var description: String {
@@ -16,6 +16,7 @@ public enum OperatorKind: Hashable, Sendable, CustomStringConvertible {
         case .attention: return "attention"
         case .quantize: return "quantize"
         case .sampling: return "sampling"
+        case .lora: return "lora"
         case .matmul(let type): return "matmul \(type)"
         }
     }

@@ -142,9 +142,49 @@ public final class Pass {
         context.pool.run(count, under: context.plan, op: op, grain: grain, body)
     }
 
-    /// Several products of the same activations in one region (`Linear.multiply`), in the current rounding.
-    func multiply(_ parts: [(Linear, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations) {
+    /// Several products of the same activations in one region (`Linear.multiply`), in the current
+    /// rounding; `source` (the same activations in f32, [rows][columns]) feeds their LoRA adapters.
+    func multiply(_ parts: [(Linear, UnsafeMutablePointer<Float>)], _ x: QuantizedActivations, source: UnsafePointer<Float>? = nil) {
         Linear.multiply(parts, x, xRows: rows, rounding: rounding, on: context.pool, plan: context.plan)
+        addLoRA(parts, source: source)
+    }
+
+    /// y += s B (A x) for the adapted products among `parts` (their outputs [rows][product rows]),
+    /// x being `source`: A x for every row in one region, B's rows in another.
+    func addLoRA(_ parts: [(Linear, UnsafeMutablePointer<Float>)], source: UnsafePointer<Float>?) {
+        let adapted = parts.filter { $0.0.lora != nil }
+        guard !adapted.isEmpty else { return }
+        guard let source else { preconditionFailure("a product with a LoRA adapter needs its f32 input") }
+        let downs = loraDowns(adapted.map(\.0), source: source).map { $0! }
+        let n = rows
+        time(.lora) {
+            run(adapted.reduce(0) { $0 + $1.0.rows }, op: .linear, grain: 16) { range, _ in
+                Linear.forEachPiece(of: range, stacking: adapted.map { 0..<$0.0.rows }) { i, outputs in
+                    let (linear, y) = adapted[i]
+                    linear.loraUp(downs[i], rows: n, into: y, yStride: linear.rows, outputs: outputs)
+                }
+            }
+        }
+    }
+
+    /// A x of each adapted product among `linears` for every row of the pass (x: `source`, [rows][columns]),
+    /// in the workspace's LoRA section; nil for products without an adapter.
+    func loraDowns(_ linears: [Linear], source: UnsafePointer<Float>) -> [UnsafeMutablePointer<Float>?] {
+        var offset = 0
+        let downs = linears.map { linear -> UnsafeMutablePointer<Float>? in
+            guard let lora = linear.lora else { return nil }
+            defer { offset += rows * lora.rank }
+            return workspace.loraDown + offset
+        }
+        guard offset > 0 else { return downs }
+        time(.lora) {
+            run(rows, op: .rowwise, grain: 4) { range, _ in
+                for (linear, down) in zip(linears, downs) where down != nil {
+                    linear.loraDown(source, xStride: linear.columns, into: down!, tokens: range)
+                }
+            }
+        }
+        return downs
     }
 
     /// `body` timed as operator class `op` when profiling.
@@ -163,10 +203,13 @@ public final class Pass {
     }
 
     /// workspace.projected = W x: the product that returns to the residual stream (attention
-    /// output, feed-forward down). A tensor slice computes its rows of it and gathers the others'.
-    func project(_ w: Linear, _ x: QuantizedActivations) {
+    /// output, feed-forward down); `source`: x in f32 for a LoRA adapter. A tensor slice computes its
+    /// rows of it and gathers the others'.
+    func project(_ w: Linear, _ x: QuantizedActivations, source: UnsafePointer<Float>? = nil) {
         let ws = workspace
-        time(.matmul(w.type)) { multiply([(w, ws.slices?.output ?? ws.projected)], x) }
+        time(.matmul(w.type)) { Linear.multiply([(w, ws.slices?.output ?? ws.projected)], x, xRows: rows, rounding: rounding, on: context.pool,
+                                                plan: context.plan) }
+        addLoRA([(w, ws.slices?.output ?? ws.projected)], source: source)
         if let slices = ws.slices { gather(slices.output, widths: slices.widths.model, into: ws.projected) }
     }
 

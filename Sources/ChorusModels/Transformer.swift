@@ -42,13 +42,15 @@ public final class Transformer: @unchecked Sendable {
     ///   - maxBatch: rows per forward pass (prefill chunk / widest verification).
     ///   - part: the blocks and slice to run (`ModelPart.whole` unless the model is split across processes).
     public convenience init(file: GGUFFile, pool: ThreadPool, contextCapacity: Int, maxBatch: Int = 64,
-                            part: ModelPart = .whole) throws {
+                            part: ModelPart = .whole, adapters: [String: LoRA] = [:]) throws {
         try self.init(file: file, context: ExecutionContext(pool: pool), contextCapacity: contextCapacity, maxBatch: maxBatch,
-                      part: part)
+                      part: part, adapters: adapters)
     }
 
-    /// A model running under `context` by default.
-    public init(file: GGUFFile, context: ExecutionContext, contextCapacity: Int, maxBatch: Int = 64, part: ModelPart = .whole) throws {
+    /// A model running under `context` by default; `adapters` puts LoRA adapters beside the weights
+    /// they name (`blk.N.attn_q.weight` ...), for inference or training.
+    public init(file: GGUFFile, context: ExecutionContext, contextCapacity: Int, maxBatch: Int = 64, part: ModelPart = .whole,
+                adapters: [String: LoRA] = [:]) throws {
         let architecture = try Architecture(metadata: file.metadata)
         let full = try ModelConfig(metadata: file.metadata)
         guard part.layers.map({ !$0.isEmpty && $0.upperBound <= full.layerCount }) ?? true else {
@@ -56,8 +58,9 @@ public final class Transformer: @unchecked Sendable {
         }
         let config = try part.slicedConfig(full)
         let loader = WeightLoader(file: file, whole: full, config: config, part: part,
-                                  slice: part.tensorSlices > 1 ? try part.slice(of: full) : nil)
+                                  slice: part.tensorSlices > 1 ? try part.slice(of: full) : nil, adapters: adapters)
         let blocks = try architecture.definition.blocks(loader)
+        try Self.checkAdapted(adapters, blocks: blocks, layers: loader.layers)
         let widths = part.tensorSlices > 1 ? try SliceWidths(part: part, config: full) : nil
         try context.validate(vocabulary: config.vocabularySize)
         self.config = config
@@ -69,6 +72,16 @@ public final class Transformer: @unchecked Sendable {
         sliceWidths = widths
         self.context = context
         workspace = Workspace(blocks: blocks, config: config, rows: max(1, maxBatch), slices: widths)
+    }
+
+    /// Throws unless every adapter for this part's layers sits beside one of its products.
+    private static func checkAdapted(_ adapters: [String: LoRA], blocks: ModelBlocks, layers: Range<Int>) throws {
+        let adapted = Set(blocks.linears.filter { $0.linear.lora != nil }.map(\.linear.weight.name))
+        for name in adapters.keys.sorted() where !adapted.contains(name) {
+            let parts = name.split(separator: ".")
+            if parts.count > 1, parts[0] == "blk", let layer = Int(parts[1]), !layers.contains(layer) { continue }
+            throw ModelError.badTensor(name: name, reason: "a LoRA adapter names it but the model has no such product (an adapter made for another model?)")
+        }
     }
 
     /// `model` under another context, sharing its blocks and workspace.

@@ -13,9 +13,12 @@ struct WeightLoader {
     let layers: Range<Int>
     /// The tensor slice, nil for whole blocks.
     let slice: ModelPart.Slice?
+    /// LoRA adapters by the name of the weight they adapt.
+    let adapters: [String: LoRA]
 
-    init(file: GGUFFile, whole: ModelConfig, config: ModelConfig, part: ModelPart, slice: ModelPart.Slice?) {
+    init(file: GGUFFile, whole: ModelConfig, config: ModelConfig, part: ModelPart, slice: ModelPart.Slice?, adapters: [String: LoRA] = [:]) {
         self.file = file
+        self.adapters = adapters
         self.whole = whole
         self.config = config
         layers = part.layers ?? 0..<whole.layerCount
@@ -65,9 +68,14 @@ struct WeightLoader {
         return w
     }
 
-    /// The linear map of matrix `name` ([rows][columns] in the whole model), cut to this part's `split` rows.
+    /// The linear map of matrix `name` ([rows][columns] in the whole model) with its LoRA adapter if
+    /// there is one, cut to this part's `split` rows.
     func linear(_ name: String, rows: Int, columns: Int, split: Split? = nil) throws -> Linear {
-        let whole = Linear(try matrix(name, rows: rows, columns: columns))
+        let lora = adapters[name]
+        if let lora, lora.inputs != columns || lora.outputs != rows {
+            throw ModelError.badTensor(name: name, reason: "the LoRA adapter is \(lora.outputs) x \(lora.inputs) but the weight is \(rows) x \(columns) (an adapter made for another model?)")
+        }
+        let whole = Linear(try matrix(name, rows: rows, columns: columns), lora: lora)
         return slice == nil || split == nil ? whole : whole.rows(self.rows(split, of: rows))
     }
 

@@ -24,6 +24,8 @@ public final class Workspace: @unchecked Sendable {
     let feedForward: FeedForwardScratch
     /// Tensor-parallel exchange (nil for a whole model).
     let slices: SliceScratch?
+    /// A x of a block's LoRA-adapted products [rows][sum of the block's ranks] (`Pass.loraDowns`).
+    let loraDown: UnsafeMutablePointer<Float>
     /// logits [rows][vocabulary], grown on demand
     private(set) var logits: UnsafeMutablePointer<Float>
     private var logitCapacity: Int
@@ -46,7 +48,9 @@ public final class Workspace: @unchecked Sendable {
         self.slices = slices.map { SliceScratch($0, rows: rows, width: c.embeddingLength) }
         logitCapacity = 1
         logits = buffer(c.vocabularySize)
-        allocations = [x, normed, projected]
+        let loraWidth = blocks.residual.map { $0.linears.reduce(0) { $0 + ($1.lora?.rank ?? 0) } }.max() ?? 0
+        loraDown = buffer(rows * loraWidth)
+        allocations = [x, normed, projected, loraDown]
     }
 
     /// The residual stream after a pass: [rows][width] hidden states (a pipeline stage's output).

@@ -1,3 +1,4 @@
+import ChorusModels
 import ChorusTraining
 
 /// One micro-batch of the tiny model: `rows` input vectors and their targets, `width` floats each.

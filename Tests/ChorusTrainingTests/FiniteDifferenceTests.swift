@@ -1,3 +1,4 @@
+import ChorusModels
 import ChorusTraining
 import ChorusTrainingTestSupport
 import Foundation

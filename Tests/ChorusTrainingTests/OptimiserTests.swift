@@ -1,3 +1,4 @@
+import ChorusModels
 import ChorusTraining
 import Foundation
 import Testing

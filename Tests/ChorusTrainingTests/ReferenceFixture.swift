@@ -12,6 +12,8 @@ struct ReferenceFixture: Decodable {
         var norm_initial: Double
         var grad0_norm: Double
         var grad1_norm: Double
+        /// The largest |g0| of the tensor (fixtures from before it was recorded lack it).
+        var grad0_max: Double?
         var positions: [Int]
         var initial: [Double]
         var grad0: [Double]

@@ -1,4 +1,5 @@
 import ChorusGGUF
+import ChorusModels
 import Foundation
 
 /// Everything a run needs to continue bit-identically (`--resume`): the trainable parameters (the adapter's

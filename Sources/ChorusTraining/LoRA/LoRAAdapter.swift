@@ -1,5 +1,6 @@
 import ChorusGGUF
 import ChorusKernels
+import ChorusModels
 
 /// A LoRA adapter: for some projections of some layers, f32 factors A (rank x in) and B (out x rank), read
 /// and written in llama.cpp's adapter GGUF layout, so llama.cpp's `--lora` loads Chorus's adapters and
@@ -77,6 +78,17 @@ public final class LoRAAdapter: @unchecked Sendable {
 
     /// Every factor, A then B per pair, in file order.
     public var parameters: [Parameter] { pairs.flatMap { [$0.a, $0.b] } }
+
+    /// The adapter as the model's products take it (`Transformer(adapters:)`): each pair in `layers`
+    /// (all by default) under the name of the weight it adapts, sharing this adapter's parameters, so
+    /// the model trains them in place; `loraScale` multiplies the scale (llama.cpp's `--lora-scaled`).
+    public func adapters(layers: Range<Int>? = nil, loraScale: Float = 1) -> [String: LoRA] {
+        var out: [String: LoRA] = [:]
+        for pair in pairs where layers?.contains(pair.layer) ?? true {
+            out[pair.baseName] = LoRA(a: pair.a, b: pair.b, scale: scale(of: pair, loraScale: loraScale))
+        }
+        return out
+    }
 
     /// s = loraScale * alpha / rank (loraScale alone when alpha is 0), as llama.cpp.
     public func scale(of pair: Pair, loraScale: Float = 1) -> Float {

@@ -1,3 +1,4 @@
+import ChorusModels
 import Foundation
 
 /// AdamW as PyTorch's `torch.optim.AdamW` (Loshchilov & Hutter: weight decay decoupled from the gradient),

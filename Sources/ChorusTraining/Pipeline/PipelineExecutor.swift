@@ -1,3 +1,4 @@
+import ChorusModels
 import ChorusPipeline
 import ChorusTransport
 import Foundation

@@ -1,3 +1,5 @@
+import ChorusModels
+
 /// What the executor keeps between a forward and its input-gradient backward (B), or between B and the
 /// weight-gradient backward (W); its size is what "stored activations" measures.
 public protocol StoredActivations: AnyObject {
